@@ -1,0 +1,53 @@
+# Scenergy admin platform. `make help` lists the targets.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+T ?=
+
+help: ## Show targets
+	@awk 'BEGIN{FS=":.*##"} /^[a-zA-Z0-9_.-]+:.*##/{printf "  %-16s %s\n",$$1,$$2}' $(MAKEFILE_LIST)
+
+$(STAMP): requirements-dev.txt constraints.txt libs/common/pyproject.toml $(wildcard services/*/pyproject.toml)
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip setuptools wheel
+	$(BIN)/pip install -q -c constraints.txt -r requirements-dev.txt
+	touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install every package (editable) and the dev tools
+
+protos: $(STAMP) ## Regenerate the gRPC stubs into libs/common/src
+	$(BIN)/python -m grpc_tools.protoc -I protos --python_out=libs/common/src --pyi_out=libs/common/src \
+	  --grpc_python_out=libs/common/src $$(find protos -name '*.proto' | sort)
+
+protos-check: protos ## Fail if the committed stubs are stale
+	git diff --exit-code -- libs/common/src/scenergy
+	@test -z "$$(git status --porcelain -- libs/common/src/scenergy)" || { git status --porcelain -- libs/common/src/scenergy; echo "untracked generated stubs: run make protos and commit"; exit 1; }
+
+lint: $(STAMP) ## ruff (lint + format check) and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy libs/common/src services/credits/src
+
+fmt: $(STAMP) ## Format and fix what ruff can
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+test: $(STAMP) ## Run the whole suite (real PostgreSQL and RabbitMQ; see README)
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q $(T)
+
+test-unit: $(STAMP) ## Only the fast tests that need no server
+	$(BIN)/python -m pytest -q services/*/tests/unit libs/common/tests $(T)
+
+migrate: $(STAMP) ## Migrate every service's database (DATABASE_URL_<SERVICE> or the embedded defaults)
+	$(BIN)/python -m scenergy_dev migrate
+
+run: $(STAMP) ## Run the whole platform locally (embedded PostgreSQL and broker unless DATABASE_URL/BROKER_URL)
+	$(BIN)/python -m scenergy_dev run
+
+bench-credits: $(STAMP) ## Benchmark the credits write path against its limits
+	$(BIN)/python bench/credits.py
+
+.PHONY: help install protos protos-check lint fmt test test-unit migrate run bench-credits

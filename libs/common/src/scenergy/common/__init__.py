@@ -1,0 +1,1 @@
+"""Infrastructure every Scenergy service shares. Domain code never lives here."""

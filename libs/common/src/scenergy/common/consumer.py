@@ -1,0 +1,137 @@
+"""A consumer that applies each event once: inbox of processed ids, ack after commit, bounded retries.
+
+`handle(envelope, connection)` runs inside a database transaction together with the inbox insert,
+so a redelivered event (after a crash before the ack, or a duplicate publish) is acked and skipped.
+A message that is not a valid envelope, or whose handler raises `PermanentError`, is dead-lettered
+with its reason at once; any other error is retried with backoff, then dead-lettered.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+from kombu import Connection, Message, Producer
+from kombu.mixins import ConsumerMixin
+from scenergy.common import context
+from scenergy.common.events import InvalidEnvelope, validate_envelope
+from scenergy.common.messaging import RETRY_POLICY, QueueSpec, Topology
+from sqlalchemy import Engine
+from sqlalchemy.engine import Connection as DbConnection
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[dict[str, Any], DbConnection], None]
+
+
+class PermanentError(Exception):
+    """Processing can never succeed for this message; dead-letter it now."""
+
+
+def inbox_table(metadata: sa.MetaData) -> sa.Table:
+    return sa.Table(
+        "processed_message",
+        metadata,
+        sa.Column("message_id", sa.Text, primary_key=True),
+        sa.Column("consumer", sa.Text, nullable=False),
+        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    )
+
+
+class EventConsumer(ConsumerMixin):  # type: ignore[misc]
+    def __init__(
+        self,
+        *,
+        connection: Connection,
+        topology: Topology,
+        spec: QueueSpec,
+        engine: Engine,
+        handle: Handler,
+        max_attempts: int = 5,
+        prefetch_count: int = 50,
+        on_outcome: Callable[[str], None] | None = None,
+    ) -> None:
+        self.connection = connection
+        self._topology = topology.with_queues(spec)
+        self._spec = spec
+        self._engine = engine
+        self._handle = handle
+        self._max_attempts = max_attempts
+        self._prefetch_count = prefetch_count
+        self._on_outcome = on_outcome or (lambda outcome: None)
+        self._inbox = inbox_table(sa.MetaData())
+
+    def get_consumers(self, Consumer: Any, channel: Any) -> list[Any]:
+        self._topology.declare(self.connection)
+        consumer = Consumer(
+            queues=[self._topology.queue(self._spec)],
+            callbacks=[self.on_message],
+            accept=["json"],
+            prefetch_count=self._prefetch_count,
+        )
+        return [consumer]
+
+    def on_message(self, body: Any, message: Message) -> None:
+        try:
+            envelope = validate_envelope(body if isinstance(body, dict) else json.loads(body))
+        except (InvalidEnvelope, ValueError, TypeError) as exc:
+            self._dead_letter(message, f"invalid envelope: {exc}")
+            return
+        with context.bound(request_id=envelope.get("correlation_id")):
+            try:
+                applied = self._apply(envelope)
+            except PermanentError as exc:
+                self._dead_letter(message, f"permanent error: {exc}")
+                return
+            except Exception as exc:
+                self._retry_or_dead_letter(message, envelope["id"], exc)
+                return
+        message.ack()
+        self._on_outcome("processed" if applied else "duplicate")
+
+    def _apply(self, envelope: dict[str, Any]) -> bool:
+        """Run the handler and record the id in one transaction; False if it was already applied."""
+        with self._engine.begin() as conn:
+            inserted = conn.execute(
+                sa.dialects.postgresql.insert(self._inbox)
+                .values(message_id=envelope["id"], consumer=self._spec.name)
+                .on_conflict_do_nothing()
+            ).rowcount
+            if not inserted:
+                return False
+            self._handle(envelope, conn)
+        return True
+
+    def _retry_or_dead_letter(self, message: Message, event_id: str, exc: Exception) -> None:
+        attempts = int(message.headers.get("x-delivery-count", 0) or 0) + 1
+        if attempts >= self._max_attempts:
+            self._dead_letter(message, f"failed after {attempts} attempts: {exc}")
+            return
+        log.warning("event processing failed; will retry", extra={"event_id": event_id, "error": str(exc)})
+        time.sleep(min(0.2 * 2**attempts, 5.0))  # back off without a hot loop
+        self._on_outcome("retried")
+        message.requeue()
+
+    def _dead_letter(self, message: Message, reason: str) -> None:
+        """Publish to the queue's dead-letter queue with the reason, confirmed, then ack the original."""
+        log.error("dead-lettering message", extra={"queue": self._spec.name, "reason": reason})
+        headers = dict(message.headers or {})
+        headers.update({"x-dead-letter-reason": reason[:1000], "x-original-queue": self._spec.name})
+        producer = Producer(self.connection.default_channel)
+        publish = self.connection.ensure(producer, producer.publish, **RETRY_POLICY)
+        publish(
+            message.body,
+            exchange=self._topology.dead_letter_exchange,
+            routing_key=self._spec.name,
+            headers=headers,
+            content_type=message.content_type,
+            content_encoding=message.content_encoding,
+            delivery_mode=2,
+            message_id=message.properties.get("message_id"),
+        )
+        message.ack()
+        self._on_outcome("dead_lettered")

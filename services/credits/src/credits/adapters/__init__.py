@@ -1,0 +1,1 @@
+"""Adapters: PostgreSQL tables, the ledger repository, read views."""

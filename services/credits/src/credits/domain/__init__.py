@@ -1,0 +1,1 @@
+"""Pure domain of the ledger: no framework, database or transport imports."""

@@ -1,0 +1,1 @@
+"""Process entrypoints: gRPC server, background worker, migrations, ledger check."""

@@ -1,0 +1,20 @@
+"""Migrate the credits database to the newest revision: `credits-migrate`."""
+
+from __future__ import annotations
+
+import os
+
+from scenergy.common.config import require
+from scenergy.common.logging import configure_logging
+from scenergy.common.migrations import upgrade
+
+from credits.bootstrap import MIGRATIONS
+
+
+def main() -> None:
+    configure_logging("credits-migrate")
+    upgrade(MIGRATIONS, require(os.environ, "DATABASE_URL"))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""Background work of the credits service, one process: `credits-worker`.
+
+- the outbox relay (events to RabbitMQ, with confirms);
+- hold expiry (holds past their ttl are voided within a minute; the loop runs every few seconds);
+- purging idempotency records past retention, and published outbox rows after a week.
+It serves /healthz and /metrics on WORKER_OPS_PORT.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+from prometheus_client import Counter, Gauge
+from scenergy.common.db import ping
+from scenergy.common.http import init_app
+from scenergy.common.logging import configure_logging
+from scenergy.common.messaging import Publisher, connect
+from scenergy.common.ops_server import serve_in_background
+from scenergy.common.outbox import OutboxRelay
+from scenergy.common.runner import PeriodicTask, TaskRunner
+
+from credits.bootstrap import SERVICE_NAME, Container, bootstrap
+from credits.config import Settings
+
+log = logging.getLogger(__name__)
+
+EVENTS_RELAYED = Counter("credits_outbox_relayed_total", "Events published from the outbox")
+HOLDS_EXPIRED = Counter("credits_holds_expired_total", "Holds voided after their ttl")
+OUTBOX_PENDING = Gauge("credits_outbox_pending", "Events written but not yet published")
+OUTBOX_AGE = Gauge("credits_outbox_oldest_age_seconds", "Age of the oldest unpublished event")
+
+WEEK_S = 7 * 24 * 3600
+
+
+def build_tasks(container: Container, relay: OutboxRelay) -> list[PeriodicTask]:
+    settings = container.settings
+
+    def relay_batch() -> int:
+        count = relay.relay_once()
+        EVENTS_RELAYED.inc(count)
+        return count
+
+    def expire_holds() -> int:
+        count = container.service.expire_holds()
+        HOLDS_EXPIRED.inc(count)
+        return count
+
+    def measure_lag() -> None:
+        pending, age = relay.pending()
+        OUTBOX_PENDING.set(pending)
+        OUTBOX_AGE.set(age)
+
+    def purge() -> int:
+        purged = container.service.ledger.purge_idempotency_records(older_than_days=settings.idempotency_retention_days)
+        return purged + relay.purge_published(older_than_s=WEEK_S)
+
+    return [
+        PeriodicTask("outbox-relay", relay_batch, interval_s=0.2, drain=True),
+        PeriodicTask("hold-expiry", expire_holds, interval_s=5.0, drain=True),
+        PeriodicTask("outbox-lag", measure_lag, interval_s=10.0),
+        PeriodicTask("retention-purge", purge, interval_s=3600.0),
+    ]
+
+
+def main() -> None:
+    settings = Settings.from_env()
+    configure_logging(SERVICE_NAME, settings.log_level)
+    container = bootstrap(settings, process="worker")
+    connection = connect(settings.broker_url)
+    relay = OutboxRelay(container.engine, Publisher(connection, container.topology))
+    runner = TaskRunner(build_tasks(container, relay))
+
+    app = init_app(
+        Flask("credits-worker"),
+        service=f"{SERVICE_NAME}-worker",
+        readiness={
+            "database": lambda: ping(container.engine),
+            "broker": lambda: connection.ensure_connection(max_retries=1),
+            "loops": lambda: None if runner.healthy() else (_ for _ in ()).throw(RuntimeError("a loop is stuck")),
+        },
+    )
+    serve_in_background(app, host=settings.bind_host, port=settings.worker_ops_port)
+    log.info("credits worker running; ops HTTP on :%s", settings.worker_ops_port)
+    runner.run_until_signalled()
+    connection.release()
+    container.engine.dispose()
+
+
+if __name__ == "__main__":
+    main()
