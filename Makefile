@@ -35,8 +35,9 @@ fmt: $(STAMP) ## Format and fix what ruff can
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: $(STAMP) ## Run the whole suite (real PostgreSQL and RabbitMQ; see README)
-	$(BIN)/python -m pytest -n 2 --dist loadgroup -q $(T)
+test: $(STAMP) ## Run the whole suite on the real PostgreSQL and RabbitMQ (see README)
+	$(BIN)/python -m pytest -n 2 -m "not serial" $(T)
+	$(BIN)/python -m pytest -m serial $(T)
 
 test-unit: $(STAMP) ## Only the fast tests that need no server
 	$(BIN)/python -m pytest -q services/*/tests/unit libs/common/tests $(T)

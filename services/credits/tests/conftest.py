@@ -6,24 +6,18 @@ from collections.abc import Callable, Iterator
 
 import grpc
 import pytest
-
 from credits.bootstrap import MIGRATIONS, Container, bootstrap
 from credits.config import Settings
 from credits.domain import commands
 from credits.entrypoints.grpc_server import build_server
 from credits.service_layer.handlers import CreditsService
 from scenergy.common.grpc_client import CallMetadata
-from scenergy.common.identity import Actor, ActorType, Role, ServiceCredential
+from scenergy.common.identity import ServiceCredential
 from scenergy.common.ids import new_id
+from scenergy.common.testing.actors import ADMIN
 from scenergy.credits.v1 import credits_pb2_grpc as pb_grpc
 
 CREDENTIAL_KEY = "test-service-credential-key-0123456789"
-
-ADMIN = Actor(ActorType.ADMIN, "adm_01testadmin0000000000000000", Role.ADMIN, "203.0.113.7", "pytest")
-SUPER_ADMIN = Actor(ActorType.ADMIN, "adm_01testsuper0000000000000000", Role.SUPER_ADMIN, "203.0.113.8", "pytest")
-VIEWER = Actor(ActorType.ADMIN, "adm_01testviewer000000000000000", Role.VIEWER, "203.0.113.9", "pytest")
-GENERATION = Actor.system("generation")
-PAYMENTS = Actor.system("payments")
 
 
 @pytest.fixture(scope="session")

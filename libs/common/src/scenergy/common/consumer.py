@@ -21,6 +21,7 @@ from scenergy.common import context
 from scenergy.common.events import InvalidEnvelope, validate_envelope
 from scenergy.common.messaging import RETRY_POLICY, QueueSpec, Topology
 from sqlalchemy import Engine
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Connection as DbConnection
 
 log = logging.getLogger(__name__)
@@ -97,11 +98,12 @@ class EventConsumer(ConsumerMixin):  # type: ignore[misc]
         """Run the handler and record the id in one transaction; False if it was already applied."""
         with self._engine.begin() as conn:
             inserted = conn.execute(
-                sa.dialects.postgresql.insert(self._inbox)
+                pg_insert(self._inbox)
                 .values(message_id=envelope["id"], consumer=self._spec.name)
                 .on_conflict_do_nothing()
-            ).rowcount
-            if not inserted:
+                .returning(self._inbox.c.message_id)
+            ).first()
+            if inserted is None:
                 return False
             self._handle(envelope, conn)
         return True

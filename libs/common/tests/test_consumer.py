@@ -1,0 +1,116 @@
+"""The consumer base on the real RabbitMQ: apply once, retry a bounded number of times, dead-letter with a reason."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import Counter
+
+import pytest
+import sqlalchemy as sa
+from kombu import Connection, Producer
+from scenergy.common.consumer import EventConsumer, PermanentError, inbox_table
+from scenergy.common.db import create_database_if_missing, drop_database, sqlalchemy_url
+from scenergy.common.events import make_envelope
+from scenergy.common.messaging import QueueSpec
+from scenergy.common.testing.plugin import delete_queues, unique_name
+
+
+@pytest.fixture
+def inbox_engine(postgres_server_url):
+    url = sa.engine.make_url(sqlalchemy_url(postgres_server_url)).set(database=unique_name("test_inbox"))
+    rendered = url.render_as_string(hide_password=False)
+    create_database_if_missing(rendered)
+    engine = sa.create_engine(rendered)
+    metadata = sa.MetaData()
+    inbox_table(metadata)
+    metadata.create_all(engine)
+    yield engine
+    engine.dispose()
+    drop_database(rendered)
+
+
+def envelope(kind: str) -> dict:
+    return make_envelope(
+        type=f"test.thing.{kind}", source="test", entity_type="thing", entity_id="thg_abcdef12", data={}
+    )
+
+
+def publish(broker_url, topology, body, routing_key, **properties):
+    with Connection(broker_url) as conn:
+        topology.declare(conn)
+        producer = Producer(conn.default_channel, exchange=topology.exchange)
+        producer.publish(body, routing_key=routing_key, delivery_mode=2, **properties)
+
+
+def drain_dead_letters(broker_url, topology, spec, expected, timeout_s=30):
+    dead = []
+    deadline = time.monotonic() + timeout_s
+    with Connection(broker_url) as conn:
+        queue = topology.dead_letter_queue(spec)(conn.default_channel)
+        while len(dead) < expected and time.monotonic() < deadline:
+            message = queue.get(no_ack=True)
+            if message is None:
+                time.sleep(0.1)
+                continue
+            dead.append(message)
+    return dead
+
+
+def test_poison_and_failing_messages_are_dead_lettered_with_a_reason(broker_url, isolated_topology, inbox_engine):
+    spec = QueueSpec(unique_name("test.consumer"), ("test.#",))
+    topology = isolated_topology.with_queues(spec)
+    calls: Counter[str] = Counter()
+    outcomes: Counter[str] = Counter()
+
+    def handle(env, conn):
+        kind = env["type"].rsplit(".", 1)[1]
+        calls[kind] += 1
+        if kind == "flaky" and calls[kind] < 3:
+            raise RuntimeError("database hiccup")
+        if kind == "broken":
+            raise RuntimeError("always fails")
+        if kind == "poison":
+            raise PermanentError("cannot ever apply this")
+
+    connection = Connection(broker_url)
+    consumer = EventConsumer(
+        connection=connection,
+        topology=topology,
+        spec=spec,
+        engine=inbox_engine,
+        handle=handle,
+        max_attempts=4,
+        on_outcome=lambda o: outcomes.update([o]),
+    )
+    thread = threading.Thread(target=consumer.run, daemon=True)
+    try:
+        thread.start()
+        good = envelope("good")
+        publish(broker_url, topology, good, "test.thing.good")
+        publish(broker_url, topology, good, "test.thing.good")  # a duplicate delivery of the same event
+        publish(broker_url, topology, envelope("flaky"), "test.thing.flaky")
+        publish(broker_url, topology, envelope("broken"), "test.thing.broken")
+        publish(broker_url, topology, envelope("poison"), "test.thing.poison")
+        publish(
+            broker_url, topology, json.dumps({"hello": "world"}), "test.thing.invalid", content_type="application/json"
+        )
+        dead = drain_dead_letters(broker_url, topology, spec, expected=3)
+    finally:
+        consumer.should_stop = True
+        thread.join(timeout=15)
+        connection.release()
+        delete_queues(broker_url, [spec.name, f"{spec.name}.dead"])
+
+    reasons = sorted(m.headers["x-dead-letter-reason"].split(":")[0] for m in dead)
+    assert reasons == ["failed after 4 attempts", "invalid envelope", "permanent error"]
+    assert calls["good"] == 1  # the duplicate was recognised by its id and skipped
+    assert calls["flaky"] == 3  # failed twice, then applied
+    assert calls["broken"] == 4  # bounded: dead-lettered after max_attempts, no hot loop
+    assert calls["poison"] == 1
+    assert outcomes["duplicate"] == 1
+    assert outcomes["dead_lettered"] == 3
+    with inbox_engine.connect() as conn:
+        applied = conn.execute(sa.select(sa.func.count()).select_from(inbox_table(sa.MetaData()))).scalar_one()
+    assert applied == 2  # good and flaky; failures leave no inbox row behind
