@@ -3,6 +3,7 @@
 import time
 
 import pytest
+
 from scenergy.common.config import ConfigError, env_bool, env_int, port, require
 from scenergy.common.events import InvalidEnvelope, make_envelope, validate_envelope
 from scenergy.common.identity import Actor, ActorType, InvalidCredential, Role, ServiceCredential

@@ -10,6 +10,7 @@ from collections import Counter
 import pytest
 import sqlalchemy as sa
 from kombu import Connection, Producer
+
 from scenergy.common.consumer import EventConsumer, PermanentError, inbox_table
 from scenergy.common.db import create_database_if_missing, drop_database, sqlalchemy_url
 from scenergy.common.events import make_envelope

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 
 import grpc
 import pytest
+
 from credits.bootstrap import MIGRATIONS, Container, bootstrap
 from credits.config import Settings
 from credits.domain import commands
@@ -31,7 +32,7 @@ def settings(credits_database_url: str) -> Settings:
         database_url=credits_database_url,
         broker_url="memory://",
         service_credential_key=CREDENTIAL_KEY,
-        db_pool_size=40,
+        db_pool_size=70,
         grpc_max_workers=64,
     )
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from scenergy.common.db import make_engine
-from scenergy.common.identity import ServiceCredential
-from scenergy.common.messaging import Topology
 from sqlalchemy import Engine
 
 from credits.adapters.ledger import PostgresLedger
 from credits.config import Settings
 from credits.service_layer.handlers import CreditsService
 from credits.views import LedgerViews
+from scenergy.common.db import make_engine
+from scenergy.common.identity import ServiceCredential
+from scenergy.common.messaging import Topology
 
 SERVICE_NAME = "credits"
 MIGRATIONS = "credits:migrations"

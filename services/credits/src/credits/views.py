@@ -7,13 +7,13 @@ from datetime import datetime
 from typing import Generic, TypeVar
 
 import sqlalchemy as sa
-from scenergy.common.pagination import InvalidPage, clamp_limit, decode_cursor, encode_cursor
 from sqlalchemy import Engine
 
 from credits.adapters.ledger import balance_from_row, transaction_from_row
 from credits.adapters.tables import credit_balance, credit_hold, credit_transaction
 from credits.domain import errors
 from credits.domain.model import Balance, Transaction
+from scenergy.common.pagination import InvalidPage, clamp_limit, decode_cursor, encode_cursor
 
 BALANCE_SORTS = {
     "balance": (credit_balance.c.balance, False),
@@ -127,6 +127,14 @@ class LedgerViews:
         return Summary(
             int(circulation), int(used), int(granted), int(purchased), int(active_holds), int(held), int(accounts)
         )
+
+    def active_holds(self) -> int:
+        with self._engine.connect() as conn:
+            return int(
+                conn.execute(
+                    sa.select(sa.func.count()).select_from(credit_hold).where(credit_hold.c.status == "active")
+                ).scalar_one()
+            )
 
     def list_transactions(
         self,

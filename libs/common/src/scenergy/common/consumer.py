@@ -17,12 +17,13 @@ from typing import Any
 import sqlalchemy as sa
 from kombu import Connection, Message, Producer
 from kombu.mixins import ConsumerMixin
-from scenergy.common import context
-from scenergy.common.events import InvalidEnvelope, validate_envelope
-from scenergy.common.messaging import RETRY_POLICY, QueueSpec, Topology
 from sqlalchemy import Engine
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Connection as DbConnection
+
+from scenergy.common import context
+from scenergy.common.events import InvalidEnvelope, validate_envelope
+from scenergy.common.messaging import RETRY_POLICY, QueueSpec, Topology
 
 log = logging.getLogger(__name__)
 

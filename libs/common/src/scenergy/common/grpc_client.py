@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import grpc
+
 from scenergy.common import context
 from scenergy.common.grpc_server import CREDENTIAL_HEADER, REQUEST_ID_HEADER
 from scenergy.common.identity import Actor, ServiceCredential
@@ -33,11 +34,41 @@ def retry_service_config(service: str, *, max_attempts: int = 4) -> str:
     )
 
 
-def make_channel(target: str, *, retry_service: str | None = None) -> grpc.Channel:
+class _CallDetails(grpc.ClientCallDetails):  # type: ignore[misc]
+    def __init__(self, base: grpc.ClientCallDetails, timeout: float) -> None:
+        self.method = base.method
+        self.timeout = timeout
+        self.metadata = base.metadata
+        self.credentials = base.credentials
+        self.wait_for_ready = getattr(base, "wait_for_ready", None)
+        self.compression = getattr(base, "compression", None)
+
+
+class DeadlineInterceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):  # type: ignore[misc]
+    """Gives every call a deadline: a call made without `timeout=` gets the default one."""
+
+    def __init__(self, default_s: float) -> None:
+        self._default_s = default_s
+
+    def _details(self, details: grpc.ClientCallDetails) -> grpc.ClientCallDetails:
+        return details if details.timeout is not None else _CallDetails(details, self._default_s)
+
+    def intercept_unary_unary(self, continuation: Any, details: grpc.ClientCallDetails, request: Any) -> Any:
+        return continuation(self._details(details), request)
+
+    def intercept_unary_stream(self, continuation: Any, details: grpc.ClientCallDetails, request: Any) -> Any:
+        return continuation(self._details(details), request)
+
+
+def make_channel(
+    target: str, *, retry_service: str | None = None, default_deadline_s: float = DEFAULT_DEADLINE_S
+) -> grpc.Channel:
+    """An insecure channel (traffic stays inside the cluster network) whose calls always carry a deadline."""
     options: list[tuple[str, Any]] = [("grpc.keepalive_time_ms", 30_000), ("grpc.enable_retries", 1)]
     if retry_service:
         options.append(("grpc.service_config", retry_service_config(retry_service)))
-    return grpc.insecure_channel(target, options=options)
+    channel = grpc.insecure_channel(target, options=options)
+    return grpc.intercept_channel(channel, DeadlineInterceptor(default_deadline_s))
 
 
 class CallMetadata:

@@ -16,6 +16,7 @@ import grpc
 from google.protobuf.message import DecodeError
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+
 from scenergy.common import context
 from scenergy.common.identity import Actor, InvalidCredential, ServiceCredential
 from scenergy.common.metrics import GRPC_HANDLED, GRPC_LATENCY

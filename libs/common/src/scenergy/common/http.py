@@ -9,9 +9,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+
 from scenergy.common import context
 from scenergy.common.metrics import HTTP_LATENCY, HTTP_REQUESTS, render_latest
-from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from alembic import command, context
 from alembic.config import Config
-from scenergy.common.db import create_database_if_missing, sqlalchemy_url
 from sqlalchemy import MetaData, create_engine, pool
+
+from scenergy.common.db import create_database_if_missing, sqlalchemy_url
 
 
 def alembic_config(script_location: str, database_url: str) -> Config:

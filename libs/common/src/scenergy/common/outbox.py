@@ -13,9 +13,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from scenergy.common.messaging import Publisher
 from sqlalchemy import Engine
 from sqlalchemy.dialects.postgresql import JSONB
+
+from scenergy.common.messaging import Publisher
 
 log = logging.getLogger(__name__)
 

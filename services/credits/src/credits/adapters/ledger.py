@@ -12,16 +12,17 @@ statement as a whole; the stored record then answers the replay (or refuses othe
 from __future__ import annotations
 
 import json
-from contextlib import nullcontext
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from psycopg import errors as pg_errors
-from scenergy.common.ids import new_id
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from credits.domain import errors
 from credits.domain.model import Balance, Hold, HoldStatus, Mutation, Transaction, TransactionType
+from scenergy.common.ids import new_id
 
 _BALANCE_COLUMNS = "client_id, balance, held, credit_limit, version, created_at, updated_at, last_activity_at"
 
@@ -244,10 +245,17 @@ def _is_idempotency_violation(exc: IntegrityError) -> bool:
     return getattr(diag, "constraint_name", None) == "pk_idempotency_record"
 
 
-def _translate_db_error(exc: DBAPIError) -> Exception:
-    if isinstance(exc.orig, pg_errors.NumericValueOutOfRange):
-        return errors.AmountOutOfRange("the resulting balance would exceed the ledger's range")
-    return exc
+@contextmanager
+def _ledger_errors() -> Iterator[None]:
+    """Database conditions that have a meaning for callers become domain errors."""
+    try:
+        yield
+    except DBAPIError as exc:
+        if isinstance(exc.orig, pg_errors.NumericValueOutOfRange):
+            raise errors.AmountOutOfRange("the resulting balance would exceed the ledger's range") from exc
+        if isinstance(exc.orig, pg_errors.QueryCanceled | pg_errors.LockNotAvailable):
+            raise errors.LedgerBusy() from exc
+        raise
 
 
 class IdempotencyClaim:
@@ -361,10 +369,11 @@ class PostgresLedger:
             "routing_key": envelope["type"],
             "envelope": json.dumps(envelope),
         }
-        if conn is not None:
-            return self._post(conn, params, claim)
-        with self._auto.connect() as auto:
-            return self._post(auto, params, claim)
+        with _ledger_errors():
+            if conn is not None:
+                return self._post(conn, params, claim)
+            with self._auto.connect() as auto:
+                return self._post(auto, params, claim)
 
     def _post(self, conn: Connection, params: dict[str, Any], claim: IdempotencyClaim) -> Mutation:
         try:
@@ -374,8 +383,6 @@ class PostgresLedger:
             if not _is_idempotency_violation(exc):
                 raise
             return self._replay(conn, claim)
-        except DBAPIError as exc:
-            raise _translate_db_error(exc) from exc
         if row is not None:
             tx = transaction_from_row(row)
             return Mutation(balance=_post_balance(row, tx), transaction=tx)
@@ -400,7 +407,7 @@ class PostgresLedger:
         **fields: Any,
     ) -> Mutation:
         """Reverse part of a purchase or grant; the sum of its refunds never exceeds it."""
-        with self._engine.connect() as conn, conn.begin():
+        with _ledger_errors(), self._engine.connect() as conn, conn.begin():
             # Serialise refunds of one transaction: a row lock (the append-only trigger is for
             # UPDATE and DELETE; FOR UPDATE takes the lock without modifying the row).
             row = conn.execute(
@@ -461,7 +468,7 @@ class PostgresLedger:
             "routing_key": envelope["type"],
             "envelope": json.dumps(envelope),
         }
-        with self._auto.connect() as conn:
+        with _ledger_errors(), self._auto.connect() as conn:
             try:
                 row = conn.execute(RESERVE_SQL, params).first()
             except IntegrityError as exc:
@@ -508,7 +515,7 @@ class PostgresLedger:
             "routing_key": envelope["type"],
             "envelope": json.dumps(envelope),
         }
-        with self._auto.connect() as conn:
+        with _ledger_errors(), self._auto.connect() as conn:
             try:
                 row = conn.execute(SETTLE_SQL, params).first()
             except IntegrityError as exc:

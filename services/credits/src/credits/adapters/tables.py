@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+
 from scenergy.common.db import new_metadata
 from scenergy.common.outbox import outbox_table
-from sqlalchemy.dialects.postgresql import JSONB
 
 metadata = new_metadata()
 TS = sa.DateTime(timezone=True)

@@ -57,3 +57,10 @@ class RefundExceedsOriginal(CreditsError):
 
 class AmountOutOfRange(CreditsError):
     """The result would not fit the ledger's 64-bit amounts."""
+
+
+class LedgerBusy(CreditsError):
+    """The write timed out waiting for a busy balance; retrying with the same key is safe."""
+
+    def __init__(self) -> None:
+        super().__init__("the balance is busy; retry with the same idempotency key")

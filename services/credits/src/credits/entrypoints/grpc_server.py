@@ -11,6 +11,13 @@ from typing import Any, TypeVar
 import grpc
 from flask import Flask
 from google.protobuf.timestamp_pb2 import Timestamp
+from prometheus_client import Gauge
+
+from credits.bootstrap import SERVICE_NAME, Container, bootstrap
+from credits.config import Settings
+from credits.domain import commands, errors
+from credits.domain.model import Balance, Hold, Mutation, Transaction
+from credits.service_layer.ledger_check import check_ledger
 from scenergy.common import context
 from scenergy.common.db import ping
 from scenergy.common.grpc_server import GrpcServer, abort_on
@@ -19,12 +26,6 @@ from scenergy.common.logging import configure_logging
 from scenergy.common.ops_server import serve_in_background
 from scenergy.credits.v1 import credits_pb2 as pb
 from scenergy.credits.v1 import credits_pb2_grpc as pb_grpc
-
-from credits.bootstrap import SERVICE_NAME, Container, bootstrap
-from credits.config import Settings
-from credits.domain import commands, errors
-from credits.domain.model import Balance, Hold, Mutation, Transaction
-from credits.service_layer.ledger_check import check_ledger
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ ERRORS: dict[type[Exception], grpc.StatusCode] = {
     errors.AmountOutOfRange: grpc.StatusCode.FAILED_PRECONDITION,
     errors.VersionConflict: grpc.StatusCode.ABORTED,
     errors.IdempotencyConflict: grpc.StatusCode.ALREADY_EXISTS,
+    errors.LedgerBusy: grpc.StatusCode.UNAVAILABLE,
 }
 
 R = TypeVar("R")
@@ -393,8 +395,12 @@ def build_server(container: Container, *, host: str | None = None, port: int | N
     )
 
 
+ACTIVE_HOLDS = Gauge("credits_active_holds", "Holds reserved and not yet settled (read at scrape time)")
+
+
 def create_ops_app(container: Container) -> Flask:
     """The HTTP side: health, readiness (database) and metrics."""
+    ACTIVE_HOLDS.set_function(container.views.active_holds)
     app = Flask("credits")
     return init_app(app, service=SERVICE_NAME, readiness={"database": lambda: ping(container.engine)})
 

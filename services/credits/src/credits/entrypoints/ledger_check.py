@@ -8,10 +8,9 @@ from __future__ import annotations
 import os
 import sys
 
+from credits.service_layer.ledger_check import check_ledger
 from scenergy.common.config import require
 from scenergy.common.db import make_engine
-
-from credits.service_layer.ledger_check import check_ledger
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import os
 
+from credits.bootstrap import MIGRATIONS
 from scenergy.common.config import require
 from scenergy.common.logging import configure_logging
 from scenergy.common.migrations import upgrade
-
-from credits.bootstrap import MIGRATIONS
 
 
 def main() -> None:

@@ -12,6 +12,9 @@ import logging
 
 from flask import Flask
 from prometheus_client import Counter, Gauge
+
+from credits.bootstrap import SERVICE_NAME, Container, bootstrap
+from credits.config import Settings
 from scenergy.common.db import ping
 from scenergy.common.http import init_app
 from scenergy.common.logging import configure_logging
@@ -19,9 +22,6 @@ from scenergy.common.messaging import Publisher, connect
 from scenergy.common.ops_server import serve_in_background
 from scenergy.common.outbox import OutboxRelay
 from scenergy.common.runner import PeriodicTask, TaskRunner
-
-from credits.bootstrap import SERVICE_NAME, Container, bootstrap
-from credits.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -71,15 +71,16 @@ def main() -> None:
     relay = OutboxRelay(container.engine, Publisher(connection, container.topology))
     runner = TaskRunner(build_tasks(container, relay))
 
-    app = init_app(
-        Flask("credits-worker"),
-        service=f"{SERVICE_NAME}-worker",
-        readiness={
-            "database": lambda: ping(container.engine),
-            "broker": lambda: connection.ensure_connection(max_retries=1),
-            "loops": lambda: None if runner.healthy() else (_ for _ in ()).throw(RuntimeError("a loop is stuck")),
-        },
-    )
+    def loops_alive() -> None:
+        if not runner.healthy():
+            raise RuntimeError("a background loop has not completed a run recently")
+
+    readiness = {
+        "database": lambda: ping(container.engine),
+        "broker": lambda: connection.ensure_connection(max_retries=1),
+        "loops": loops_alive,
+    }
+    app = init_app(Flask("credits-worker"), service=f"{SERVICE_NAME}-worker", readiness=readiness)
     serve_in_background(app, host=settings.bind_host, port=settings.worker_ops_port)
     log.info("credits worker running; ops HTTP on :%s", settings.worker_ops_port)
     runner.run_until_signalled()

@@ -1,7 +1,6 @@
 """Alembic environment of the credits database."""
 
-from scenergy.common.migrations import run_env
-
 from credits.adapters.tables import metadata
+from scenergy.common.migrations import run_env
 
 run_env(metadata)

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from credits.adapters.ledger import IdempotencyClaim, PostgresLedger
+from credits.domain import commands, errors
+from credits.domain.model import Balance, HoldStatus, Mutation, Transaction, TransactionType
 from scenergy.common.context import current_request_id
 from scenergy.common.events import make_envelope
 from scenergy.common.identity import Actor, ActorType, Role
 from scenergy.common.ids import new_id
-
-from credits.adapters.ledger import IdempotencyClaim, PostgresLedger
-from credits.domain import commands, errors
-from credits.domain.model import Balance, HoldStatus, Mutation, Transaction, TransactionType
 
 SOURCE = "credits"
 ADMIN_ROLES = frozenset({Role.ADMIN, Role.SUPER_ADMIN})
