@@ -29,14 +29,14 @@ protos-check: protos ## Fail if the committed stubs are stale
 lint: $(STAMP) ## ruff (lint + format check) and mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy libs/common/src services/credits/src
+	$(BIN)/mypy libs/common/src libs/devstack/src services/credits/src
 
 fmt: $(STAMP) ## Format and fix what ruff can
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
 test: $(STAMP) ## Run the whole suite on the real PostgreSQL and RabbitMQ (see README)
-	$(BIN)/python -m pytest -n 2 -m "not serial" $(T)
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -m "not serial" $(T)
 	$(BIN)/python -m pytest -m serial $(T)
 
 test-unit: $(STAMP) ## Only the fast tests that need no server

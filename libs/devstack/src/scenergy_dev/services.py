@@ -1,0 +1,127 @@
+"""The one table of what the embedded runtime runs: each service, its migrations, its processes and ports.
+
+Adding a service is one `Service(...)` entry in `SERVICES`. Every port a process listens on is read by
+the process from its own variable (`GRPC_PORT`, `HTTP_PORT`, ...) and can be moved, for the embedded
+run only, with `<SERVICE>_<VARIABLE>`: `CREDITS_GRPC_PORT`, `CREDITS_HTTP_PORT`, `CREDITS_WORKER_OPS_PORT`.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from scenergy.common.config import port as read_port
+from scenergy_dev.errors import DevstackError
+from scenergy_dev.seed import SeedContext, seed_credits
+
+
+class Protocol(enum.StrEnum):
+    GRPC = "grpc"  # probed with the standard gRPC health service
+    HTTP = "http"  # probed with GET /healthz and /readyz
+
+
+@dataclass(frozen=True)
+class Port:
+    variable: str  # what the process reads, e.g. GRPC_PORT
+    default: int
+    protocol: Protocol
+
+
+@dataclass(frozen=True)
+class Process:
+    name: str  # also the prefix of its output lines
+    module: str  # run as `python -m <module>`
+    ports: tuple[Port, ...]
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str  # its database is scenergy_<name>, dashes as underscores
+    migrations: str | None  # alembic script_location, e.g. "credits:migrations"
+    processes: tuple[Process, ...]
+    # Creates the service's demo data through its own API, idempotently, and returns what a person needs
+    # to know about it; the runner prints these lines in its ready summary.
+    seed: Callable[[SeedContext], list[str]] | None = None
+
+    @property
+    def env_prefix(self) -> str:
+        return self.name.upper().replace("-", "_")
+
+    @property
+    def database(self) -> str:
+        return "scenergy_" + self.name.replace("-", "_")
+
+
+SERVICES: tuple[Service, ...] = (
+    Service(
+        name="credits",
+        migrations="credits:migrations",
+        processes=(
+            Process(
+                "credits-grpc",
+                "credits.entrypoints.grpc_server",
+                (Port("GRPC_PORT", 50051, Protocol.GRPC), Port("HTTP_PORT", 8001, Protocol.HTTP)),
+            ),
+            Process("credits-worker", "credits.entrypoints.worker", (Port("WORKER_OPS_PORT", 9101, Protocol.HTTP),)),
+        ),
+        seed=seed_credits,
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Listener:
+    """One port of one process, resolved for this run."""
+
+    service: Service
+    process: Process
+    port: Port
+    number: int
+
+    @property
+    def override(self) -> str:
+        return f"{self.service.env_prefix}_{self.port.variable}"
+
+
+@dataclass(frozen=True)
+class PortPlan:
+    listeners: tuple[Listener, ...]
+    by_process: Mapping[str, tuple[Listener, ...]]
+
+    def service_env(self, service: Service) -> dict[str, str]:
+        """Every port variable of the service, so all its processes build the same Settings."""
+        return {x.port.variable: str(x.number) for x in self.listeners if x.service is service}
+
+    def grpc_addresses(self, host: str) -> dict[str, str]:
+        """`<SERVICE>_ADDR` of every gRPC service, the variable a caller reads to find it."""
+        return {
+            f"{x.service.env_prefix}_ADDR": f"{host}:{x.number}"
+            for x in self.listeners
+            if x.port.protocol is Protocol.GRPC
+        }
+
+
+def plan_ports(env: Mapping[str, str], services: tuple[Service, ...] = SERVICES) -> PortPlan:
+    """Resolve every port from its override variable or default; two listeners on one port is an error."""
+    listeners: list[Listener] = []
+    for service in services:
+        for process in service.processes:
+            for p in process.ports:
+                name = f"{service.env_prefix}_{p.variable}"
+                listeners.append(Listener(service, process, p, read_port(env, name, p.default)))
+    seen: dict[int, Listener] = {}
+    for listener in listeners:
+        if listener.number == 0:
+            raise DevstackError(f"{listener.override} must name a port, not 0")
+        if (other := seen.get(listener.number)) is not None:
+            raise DevstackError(
+                f"port {listener.number} is given to both {other.override} and {listener.override}; change one of them"
+            )
+        seen[listener.number] = listener
+    by_process = {
+        process.name: tuple(x for x in listeners if x.process is process)
+        for service in services
+        for process in service.processes
+    }
+    return PortPlan(tuple(listeners), by_process)
