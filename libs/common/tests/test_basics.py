@@ -87,3 +87,13 @@ def test_cursors_round_trip_and_refuse_garbage():
     assert clamp_limit(100) == 100
     with pytest.raises(InvalidPage):
         clamp_limit(101)
+
+
+def test_a_remembered_credential_still_expires():
+    key = ServiceCredential("a-key-long-enough-for-hmac", max_age_s=2)
+    token = key.sign("admin-api")
+    assert key.verify(token).service == "admin-api"
+    assert key.verify(token).service == "admin-api"  # answered from the cache
+    time.sleep(2.2)
+    with pytest.raises(InvalidCredential, match="expired"):
+        key.verify(token)

@@ -41,7 +41,7 @@ def settings(credits_database_url: str) -> Settings:
 def container(settings: Settings) -> Iterator[Container]:
     built = bootstrap(settings, process="test")
     yield built
-    built.engine.dispose()
+    built.close()
 
 
 @pytest.fixture(scope="session")

@@ -37,6 +37,7 @@ def make_engine(
     max_overflow: int = 10,
     pool_timeout_s: float = 10.0,
     pre_ping: bool = False,
+    autocommit: bool = False,
 ) -> Engine:
     """An engine on psycopg 3. Pre-ping is off by default: it costs a round trip per checkout, and
     a connection broken by a server restart is discarded by the pool on its first error anyway."""
@@ -50,6 +51,8 @@ def make_engine(
         pool_use_lifo=True,
         pool_recycle=1800,
         connect_args={"application_name": application_name, "options": options, "connect_timeout": 5},
+        # Autocommit engines run single statements that are their own transactions: nothing to reset.
+        **({"isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None} if autocommit else {}),
     )
 
 

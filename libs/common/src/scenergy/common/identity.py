@@ -8,7 +8,8 @@ itsdangerous (HMAC-SHA256 with a timestamp), so the token can't be forged or rep
 from __future__ import annotations
 
 import enum
-from dataclasses import asdict, dataclass
+import time
+from dataclasses import dataclass
 from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -44,10 +45,14 @@ class Actor:
         return cls(type=ActorType.SYSTEM, id=name)
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["type"] = self.type.value
-        data["role"] = self.role.value if self.role else None
-        return data
+        return {
+            "type": self.type.value,
+            "id": self.id,
+            "role": self.role.value if self.role else None,
+            "ip": self.ip,
+            "user_agent": self.user_agent,
+            "impersonator_id": self.impersonator_id,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Actor:
@@ -76,11 +81,15 @@ class ServiceCredential:
 
     SALT = "scenergy.service-credential.v1"
 
+    # Verified tokens are remembered until they expire: a caller reuses its token for many calls.
+    _CACHE_LIMIT = 10_000
+
     def __init__(self, secret: str, *, max_age_s: int = 60) -> None:
         if len(secret) < 16:
             raise ValueError("the service credential key must be at least 16 characters")
         self._serializer = URLSafeTimedSerializer(secret, salt=self.SALT)
         self._max_age_s = max_age_s
+        self._verified: dict[str, tuple[float, CallerIdentity]] = {}
 
     def sign(self, service: str, actor: Actor | None = None) -> str:
         payload = {"svc": service, "act": actor.to_dict() if actor else None}
@@ -89,14 +98,25 @@ class ServiceCredential:
     def verify(self, token: str | None) -> CallerIdentity:
         if not token:
             raise InvalidCredential("missing service credential")
+        cached = self._verified.get(token)
+        if cached is not None and cached[0] > time.time():
+            return cached[1]
+        identity, signed_at = self._verify_signature(token)
+        if len(self._verified) >= self._CACHE_LIMIT:
+            self._verified.clear()
+        # Expire a little early: the signature's clock has whole seconds.
+        self._verified[token] = (signed_at + self._max_age_s - 1, identity)
+        return identity
+
+    def _verify_signature(self, token: str) -> tuple[CallerIdentity, float]:
         try:
-            payload = self._serializer.loads(token, max_age=self._max_age_s)
+            payload, signed_at = self._serializer.loads(token, max_age=self._max_age_s, return_timestamp=True)
         except SignatureExpired:
             raise InvalidCredential("service credential expired") from None
         except BadSignature:
             raise InvalidCredential("invalid service credential") from None
         try:
             actor = Actor.from_dict(payload["act"]) if payload.get("act") else None
-            return CallerIdentity(service=str(payload["svc"]), actor=actor)
+            return CallerIdentity(service=str(payload["svc"]), actor=actor), signed_at.timestamp()
         except (KeyError, TypeError, ValueError):
             raise InvalidCredential("malformed service credential") from None

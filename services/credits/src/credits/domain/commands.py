@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
 from credits.domain.errors import InvalidArgument
@@ -60,7 +60,7 @@ class Command:
 
     def fingerprint(self) -> str:
         """A hash of the request's content, so a reused key with other content can be refused."""
-        content = {k: v for k, v in asdict(self).items() if k != "idempotency_key"}
+        content = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "idempotency_key"}
         raw = json.dumps({"op": self.operation, **content}, sort_keys=True, default=str)
         return hashlib.sha256(raw.encode()).hexdigest()
 

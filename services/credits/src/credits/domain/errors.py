@@ -64,3 +64,10 @@ class LedgerBusy(CreditsError):
 
     def __init__(self) -> None:
         super().__init__("the balance is busy; retry with the same idempotency key")
+
+
+class LedgerUnavailable(CreditsError):
+    """The ledger's database could not be reached; nothing was written."""
+
+    def __init__(self) -> None:
+        super().__init__("the ledger database is unavailable; retry with the same idempotency key")

@@ -42,6 +42,7 @@ ERRORS: dict[type[Exception], grpc.StatusCode] = {
     errors.VersionConflict: grpc.StatusCode.ABORTED,
     errors.IdempotencyConflict: grpc.StatusCode.ALREADY_EXISTS,
     errors.LedgerBusy: grpc.StatusCode.UNAVAILABLE,
+    errors.LedgerUnavailable: grpc.StatusCode.UNAVAILABLE,
 }
 
 R = TypeVar("R")
@@ -413,7 +414,7 @@ def main() -> None:
     serve_in_background(create_ops_app(container), host=settings.bind_host, port=settings.http_port)
     log.info("credits gRPC on :%s, HTTP on :%s", server.port, settings.http_port)
     server.serve_until_signalled()
-    container.engine.dispose()
+    container.close()
 
 
 if __name__ == "__main__":

@@ -85,7 +85,7 @@ def main() -> None:
     log.info("credits worker running; ops HTTP on :%s", settings.worker_ops_port)
     runner.run_until_signalled()
     connection.release()
-    container.engine.dispose()
+    container.close()
 
 
 if __name__ == "__main__":
