@@ -12,24 +12,16 @@ import sqlalchemy as sa
 from kombu import Connection, Producer
 
 from scenergy.common.consumer import EventConsumer, PermanentError, inbox_table
-from scenergy.common.db import create_database_if_missing, drop_database, sqlalchemy_url
 from scenergy.common.events import make_envelope
 from scenergy.common.messaging import QueueSpec
 from scenergy.common.testing.plugin import delete_queues, unique_name
 
 
 @pytest.fixture
-def inbox_engine(postgres_server_url):
-    url = sa.engine.make_url(sqlalchemy_url(postgres_server_url)).set(database=unique_name("test_inbox"))
-    rendered = url.render_as_string(hide_password=False)
-    create_database_if_missing(rendered)
-    engine = sa.create_engine(rendered)
+def inbox_engine(scratch_database):
     metadata = sa.MetaData()
     inbox_table(metadata)
-    metadata.create_all(engine)
-    yield engine
-    engine.dispose()
-    drop_database(rendered)
+    return scratch_database(metadata)
 
 
 def envelope(kind: str) -> dict:

@@ -14,7 +14,6 @@ from kombu import Connection
 
 from credits.domain import commands
 from scenergy.common.consumer import EventConsumer, inbox_table
-from scenergy.common.db import create_database_if_missing, drop_database, sqlalchemy_url
 from scenergy.common.ids import new_id
 from scenergy.common.messaging import Publisher, QueueSpec, connect
 from scenergy.common.outbox import OutboxRelay
@@ -23,12 +22,8 @@ from scenergy.common.testing.plugin import delete_queues, unique_name
 
 
 @pytest.fixture
-def consumer_db(postgres_server_url):
+def consumer_db(scratch_database):
     """The consuming side's own database: its inbox and what it received."""
-    url = sa.engine.make_url(sqlalchemy_url(postgres_server_url)).set(database=unique_name("test_consumer"))
-    rendered = url.render_as_string(hide_password=False)
-    create_database_if_missing(rendered)
-    engine = sa.create_engine(rendered)
     metadata = sa.MetaData()
     inbox_table(metadata)
     received = sa.Table(
@@ -38,10 +33,7 @@ def consumer_db(postgres_server_url):
         sa.Column("type", sa.Text, nullable=False),
         sa.Column("client_id", sa.Text),
     )
-    metadata.create_all(engine)
-    yield engine, received
-    engine.dispose()
-    drop_database(rendered)
+    return scratch_database(metadata), received
 
 
 class RunningConsumer:

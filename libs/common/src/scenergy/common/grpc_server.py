@@ -83,45 +83,39 @@ class ServiceInterceptor(grpc.ServerInterceptor):
         request_id = metadata.get(REQUEST_ID_HEADER) or context.new_request_id()
         return request, caller.actor, request_id
 
+    @contextmanager
+    def _observed(self, ctx: grpc.ServicerContext, method: str) -> Iterator[None]:
+        """Count and time the call; an exception that set no status becomes INTERNAL (and is logged)."""
+        start = time.perf_counter()
+        code = grpc.StatusCode.OK
+        try:
+            yield
+        except Exception:
+            code = ctx.code() or grpc.StatusCode.UNKNOWN  # type: ignore[attr-defined]
+            if code == grpc.StatusCode.UNKNOWN:
+                code = grpc.StatusCode.INTERNAL
+                log.exception("unhandled error in %s", method)
+                ctx.abort(code, "internal error")
+            raise
+        finally:
+            GRPC_HANDLED.labels(method, code.name).inc()
+            GRPC_LATENCY.labels(method).observe(time.perf_counter() - start)
+
     def _wrap(self, behaviour: Callable[..., Any], deserialize: Any, method: str) -> Callable[..., Any]:
         def call(raw: bytes, ctx: grpc.ServicerContext) -> Any:
-            start = time.perf_counter()
-            code = grpc.StatusCode.OK
-            try:
+            with self._observed(ctx, method):
                 request, actor, request_id = self._prepare(ctx, raw, deserialize)
                 with context.bound(request_id=request_id, actor=actor):
                     return behaviour(request, ctx)
-            except Exception:
-                code = ctx.code() or grpc.StatusCode.UNKNOWN  # type: ignore[attr-defined]
-                if code == grpc.StatusCode.UNKNOWN:
-                    code = grpc.StatusCode.INTERNAL
-                    log.exception("unhandled error in %s", method)
-                    ctx.abort(code, "internal error")
-                raise
-            finally:
-                GRPC_HANDLED.labels(method, code.name).inc()
-                GRPC_LATENCY.labels(method).observe(time.perf_counter() - start)
 
         return call
 
     def _wrap_stream(self, behaviour: Callable[..., Any], deserialize: Any, method: str) -> Callable[..., Any]:
         def call(raw: bytes, ctx: grpc.ServicerContext) -> Iterator[Any]:
-            start = time.perf_counter()
-            code = grpc.StatusCode.OK
-            try:
+            with self._observed(ctx, method):
                 request, actor, request_id = self._prepare(ctx, raw, deserialize)
                 with context.bound(request_id=request_id, actor=actor):
                     yield from behaviour(request, ctx)
-            except Exception:
-                code = ctx.code() or grpc.StatusCode.UNKNOWN  # type: ignore[attr-defined]
-                if code == grpc.StatusCode.UNKNOWN:
-                    code = grpc.StatusCode.INTERNAL
-                    log.exception("unhandled error in %s", method)
-                    ctx.abort(code, "internal error")
-                raise
-            finally:
-                GRPC_HANDLED.labels(method, code.name).inc()
-                GRPC_LATENCY.labels(method).observe(time.perf_counter() - start)
 
         return call
 

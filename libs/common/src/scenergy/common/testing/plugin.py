@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
+import sqlalchemy as sa
 from kombu import Connection
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
@@ -65,6 +66,26 @@ def migrated_database(postgres_server_url: str) -> Iterator[Callable[[str, str],
 
     yield make
     for url in created:
+        drop_database(url)
+
+
+@pytest.fixture
+def scratch_database(postgres_server_url: str) -> Iterator[Callable[[sa.MetaData], Engine]]:
+    """A factory: a fresh database with `metadata`'s tables created, for a test's own consumer side."""
+    made: list[tuple[str, Engine]] = []
+
+    def make(metadata: sa.MetaData) -> Engine:
+        url = make_url(sqlalchemy_url(postgres_server_url)).set(database=unique_name("test_scratch"))
+        rendered = url.render_as_string(hide_password=False)
+        create_database_if_missing(rendered)
+        engine = create_engine(rendered)
+        metadata.create_all(engine)
+        made.append((rendered, engine))
+        return engine
+
+    yield make
+    for url, engine in made:
+        engine.dispose()
         drop_database(url)
 
 
