@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import grpc
 import pytest
-from credits.domain import commands
 from google.protobuf.timestamp_pb2 import Timestamp
+from sqlalchemy import text
+
+from credits.domain import commands
 from scenergy.common.grpc_server import CREDENTIAL_HEADER
 from scenergy.common.identity import ServiceCredential
 from scenergy.common.ids import new_id
 from scenergy.common.testing.actors import ADMIN, GENERATION, SUPER_ADMIN, VIEWER
 from scenergy.credits.v1 import credits_pb2 as pb
-from sqlalchemy import text
 
 
 def row_counts(engine):

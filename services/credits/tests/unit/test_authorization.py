@@ -1,4 +1,5 @@
 import pytest
+
 from credits.domain.errors import PermissionDenied
 from credits.service_layer.handlers import authorize
 from scenergy.common.identity import Actor, ActorType, Role

@@ -1,4 +1,5 @@
 import pytest
+
 from credits.domain import commands
 from credits.domain.errors import InvalidArgument
 
