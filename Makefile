@@ -29,7 +29,7 @@ protos-check: protos ## Fail if the committed stubs are stale
 lint: $(STAMP) ## ruff (lint + format check) and mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy libs/common/src libs/devstack/src services/credits/src
+	$(BIN)/mypy libs/common/src libs/devstack/src services/audit/src services/credits/src
 
 fmt: $(STAMP) ## Format and fix what ruff can
 	$(BIN)/ruff format .

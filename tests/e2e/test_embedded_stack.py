@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import stat
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,8 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from scenergy.audit.v1 import audit_pb2 as audit_pb
+from scenergy.audit.v1 import audit_pb2_grpc as audit_pb_grpc
 from scenergy.common.grpc_client import CallMetadata
 from scenergy.common.identity import Actor, ActorType, Role, ServiceCredential
 from scenergy.credits.v1 import credits_pb2 as pb
@@ -28,15 +31,15 @@ from scenergy_dev.services import SERVICES, Protocol
 # Both tests share one var dir (the second runs the platform again on the first one's data).
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("embedded-stack")]
 
-CREDITS_SERVICE = "scenergy.credits.v1.CreditsService"
+GRPC_SERVICES = {"credits": "scenergy.credits.v1.CreditsService", "audit": "scenergy.audit.v1.AuditService"}
 VIEWER = Actor(ActorType.ADMIN, "adm_e2eviewer0001", Role.VIEWER, "127.0.0.1", "e2e")
 _HTTP = build_opener(ProxyHandler({}))  # straight to 127.0.0.1, whatever HTTP_PROXY says
 _GRPC_OPTIONS = [("grpc.enable_http_proxy", 0)]
 
 
-def listeners(ports: dict[str, int]) -> list[tuple[str, Protocol, int]]:
+def listeners(ports: dict[str, int]) -> list[tuple[str, str, Protocol, int]]:
     return [
-        (process.name, port.protocol, ports[f"{service.env_prefix}_{port.variable}"])
+        (service.name, process.name, port.protocol, ports[f"{service.env_prefix}_{port.variable}"])
         for service in SERVICES
         for process in service.processes
         for port in process.ports
@@ -75,9 +78,9 @@ def credential_key(var_dir: Path) -> str:
 
 
 def assert_every_process_answers(ports: dict[str, int]) -> None:
-    for name, protocol, port in listeners(ports):
+    for service_name, name, protocol, port in listeners(ports):
         if protocol is Protocol.GRPC:
-            for service in ("", CREDITS_SERVICE):
+            for service in ("", GRPC_SERVICES[service_name]):
                 assert grpc_health(port, service) == health_pb2.HealthCheckResponse.SERVING, (name, service)
         else:
             for path, expected in (("/healthz", "ok"), ("/readyz", "ready")):
@@ -99,6 +102,21 @@ def assert_demo_data_seeded_once(ports: dict[str, int], key: str) -> None:
             )
             assert balance.balance == account.balance, account.client_id
             assert len(transactions.items) == len(account.grants) + len(account.debits), account.client_id
+
+
+def assert_demo_activity_reached_the_audit_log(ports: dict[str, int], key: str) -> None:
+    """credits' outbox → relay → broker → audit sink → hash chain, through the embedded broker."""
+    metadata = CallMetadata(ServiceCredential(key), "e2e")
+    grants = sum(len(account.grants) for account in DEMO_ACCOUNTS)
+    with grpc.insecure_channel(f"127.0.0.1:{ports['AUDIT_GRPC_PORT']}", options=_GRPC_OPTIONS) as channel:
+        stub = audit_pb_grpc.AuditServiceStub(channel)
+        request = audit_pb.ListEntriesRequest(filter=audit_pb.EntryFilter(action="credit.grant"), include_total=True)
+        deadline = time.monotonic() + 60
+        while (total := stub.ListEntries(request, metadata=metadata(VIEWER), timeout=5).total) < grants:
+            assert time.monotonic() < deadline, f"{total} of {grants} grants reached the audit log"
+            time.sleep(0.5)
+        assert total == grants
+        assert stub.VerifyChain(audit_pb.VerifyChainRequest(), metadata=metadata(VIEWER), timeout=30).ok
 
 
 def assert_everything_stopped(ports: dict[str, int], var_dir: Path) -> None:
@@ -129,6 +147,7 @@ def test_run_serves_every_process_with_demo_data_and_stops_cleanly_on_sigint(
     key = credential_key(var_dir)
     assert key not in stack.output
     assert_demo_data_seeded_once(stack.ports, key)
+    assert_demo_activity_reached_the_audit_log(stack.ports, key)
 
     stack.process.send_signal(signal.SIGINT)
     assert stack.wait_exit() == 0, stack.tail()
@@ -147,6 +166,7 @@ def test_a_rerun_keeps_the_data_and_a_dead_process_stops_the_platform(
     stack = start_stack(var_dir)
     stack.wait_ready()
     assert_demo_data_seeded_once(stack.ports, credential_key(var_dir))
+    assert_demo_activity_reached_the_audit_log(stack.ports, credential_key(var_dir))
 
     os.kill(stack.pid_of("credits-worker"), signal.SIGKILL)
     assert stack.wait_exit() == 1, stack.tail()

@@ -62,11 +62,15 @@ def test_envelopes_are_validated():
     assert validate_envelope(envelope) is envelope
     assert envelope["actor"]["type"] == "system"
     for broken, message in [
-        ({**envelope, "type": "grant"}, "type must look like"),
+        ({**envelope, "type": "grant"}, "type: String should match pattern"),
         ({**envelope, "occurred_at": "yesterday"}, "occurred_at"),
-        ({**envelope, "occurred_at": "2026-01-01T00:00:00"}, "time zone"),
-        ({**envelope, "actor": {"type": "admin"}}, "actor"),
+        ({**envelope, "occurred_at": "2026-01-01T00:00:00"}, "occurred_at: Input should have timezone"),
+        ({**envelope, "actor": {"type": "admin"}}, "missing field 'actor.id'"),
+        ({**envelope, "actor": {**envelope["actor"], "ip": "not-an-ip"}}, "actor.ip: ip must be an IPv4"),
+        ({**envelope, "actor": {**envelope["actor"], "role": "owner"}}, "actor.role"),
         ({**envelope, "schema_version": 99}, "schema_version"),
+        ({**envelope, "outcome": "failure"}, "a failure must carry an error code"),
+        ({**envelope, "data": {"new": [1]}}, "data.new must be an object"),
         ({k: v for k, v in envelope.items() if k != "entity"}, "missing field 'entity'"),
         ("not a dict", "JSON object"),
     ]:

@@ -36,6 +36,21 @@ class Process:
 
 
 @dataclass(frozen=True)
+class Secret:
+    """A secret a service's processes read from `variable`; generated once for the embedded run."""
+
+    variable: str
+    generate: Callable[[], str]
+    min_length: int = 16
+
+
+def _audit_signing_key() -> str:
+    from audit.domain.chain import ChainSigner
+
+    return ChainSigner.generate_private_key()
+
+
+@dataclass(frozen=True)
 class Service:
     name: str  # its database is scenergy_<name>, dashes as underscores
     migrations: str | None  # alembic script_location, e.g. "credits:migrations"
@@ -43,6 +58,7 @@ class Service:
     # Creates the service's demo data through its own API, idempotently, and returns what a person needs
     # to know about it; the runner prints these lines in its ready summary.
     seed: Callable[[SeedContext], list[str]] | None = None
+    secrets: tuple[Secret, ...] = ()
 
     @property
     def env_prefix(self) -> str:
@@ -66,6 +82,20 @@ SERVICES: tuple[Service, ...] = (
             Process("credits-worker", "credits.entrypoints.worker", (Port("WORKER_OPS_PORT", 9101, Protocol.HTTP),)),
         ),
         seed=seed_credits,
+    ),
+    Service(
+        name="audit",
+        migrations="audit:migrations",
+        processes=(
+            Process(
+                "audit-grpc",
+                "audit.entrypoints.grpc_server",
+                (Port("GRPC_PORT", 50052, Protocol.GRPC), Port("HTTP_PORT", 8002, Protocol.HTTP)),
+            ),
+            Process("audit-sink", "audit.entrypoints.sink", (Port("SINK_OPS_PORT", 9102, Protocol.HTTP),)),
+            Process("audit-worker", "audit.entrypoints.worker", (Port("WORKER_OPS_PORT", 9112, Protocol.HTTP),)),
+        ),
+        secrets=(Secret("AUDIT_SIGNING_KEY", _audit_signing_key, min_length=32),),
     ),
 )
 

@@ -20,7 +20,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 
 from scenergy.common.db import create_database_if_missing
 from scenergy.common.migrations import upgrade
-from scenergy_dev.credential import credential_key
+from scenergy_dev.credential import credential_key, stored_secret
 from scenergy_dev.errors import DevstackError
 from scenergy_dev.postgres import DatabaseServer, EmbeddedPostgres, VarDirLock, masked
 from scenergy_dev.probes import grpc_serving, http_ok
@@ -137,7 +137,14 @@ def _probe_host(bind_host: str) -> str:
 
 
 def _process_env(
-    base: Mapping[str, str], service: Service, plan: PortPlan, *, database_url: str, broker_url: str, key: str
+    base: Mapping[str, str],
+    service: Service,
+    plan: PortPlan,
+    *,
+    database_url: str,
+    broker_url: str,
+    key: str,
+    secrets: Mapping[str, str],
 ) -> dict[str, str]:
     env = {**PROCESS_ENV_DEFAULTS, **base}
     env.update(
@@ -146,6 +153,7 @@ def _process_env(
         SERVICE_CREDENTIAL_KEY=key,
         PYTHONUNBUFFERED="1",  # lines reach the prefixed output as they are written
     )
+    env.update(secrets)
     env.update(plan.service_env(service))
     env.update(plan.grpc_addresses(_probe_host(env["BIND_HOST"])))
     return env
@@ -236,8 +244,14 @@ def _bring_up_and_watch(
     broker_url = _broker_url(env, backing)
     for service in SERVICES:
         database_url = backing.database_url(env, service)
+        secrets = {
+            s.variable: stored_secret(env, var_dir, s.variable, generate=s.generate, min_length=s.min_length)[0]
+            for s in service.secrets
+        }
         for process in service.processes:
-            process_env = _process_env(env, service, plan, database_url=database_url, broker_url=broker_url, key=key)
+            process_env = _process_env(
+                env, service, plan, database_url=database_url, broker_url=broker_url, key=key, secrets=secrets
+            )
             supervisor.start(process.name, [sys.executable, "-m", process.module], process_env)
     _wait_until_healthy(plan, host, supervisor, out)
     seeded = _seed(plan, host, key)

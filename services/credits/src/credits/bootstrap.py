@@ -55,5 +55,5 @@ def bootstrap(settings: Settings, *, process: str = "grpc") -> Container:
         service=CreditsService(PostgresLedger(engine, autocommit_engine=writes)),
         views=LedgerViews(writes),
         credential=ServiceCredential(settings.service_credential_key),
-        topology=Topology(exchange_name=settings.events_exchange),
+        topology=Topology.platform(settings.events_exchange),
     )

@@ -1,7 +1,9 @@
-"""A consumer that applies each event once: inbox of processed ids, ack after commit, bounded retries.
+"""Consumers that apply each event once: ack after commit, bounded retries, then dead-lettering.
 
-`handle(envelope, connection)` runs inside a database transaction together with the inbox insert,
-so a redelivered event (after a crash before the ack, or a duplicate publish) is acked and skipped.
+`EventConsumer` handles one message at a time: `handle(envelope, connection)` runs inside a database
+transaction together with the inbox insert, so a redelivered event (after a crash before the ack, or
+a duplicate publish) is acked and skipped. `BatchEventConsumer` hands a batch of parsed envelopes to
+a handler that commits them together (and deduplicates them itself, e.g. by a unique event id).
 A message that is not a valid envelope, or whose handler raises `PermanentError`, is dead-lettered
 with its reason at once; any other error is retried with backoff, then dead-lettered.
 """
@@ -22,7 +24,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Connection as DbConnection
 
 from scenergy.common import context
-from scenergy.common.events import InvalidEnvelope, validate_envelope
+from scenergy.common.events import EventEnvelope, InvalidEnvelope, parse_envelope, validate_envelope
 from scenergy.common.messaging import RETRY_POLICY, QueueSpec, Topology
 
 log = logging.getLogger(__name__)
@@ -44,7 +46,47 @@ def inbox_table(metadata: sa.MetaData) -> sa.Table:
     )
 
 
-class EventConsumer(ConsumerMixin):  # type: ignore[misc]
+class _DeadLettering:
+    """Retry with backoff up to `max_attempts` deliveries, then publish to the dead-letter queue."""
+
+    connection: Connection
+    _topology: Topology
+    _spec: QueueSpec
+    _max_attempts: int
+    _on_outcome: Callable[[str], None]
+
+    def _retry_or_dead_letter(self, message: Message, event_id: str, exc: Exception) -> None:
+        attempts = int(message.headers.get("x-delivery-count", 0) or 0) + 1
+        if attempts >= self._max_attempts:
+            self._dead_letter(message, f"failed after {attempts} attempts: {exc}")
+            return
+        log.warning("event processing failed; will retry", extra={"event_id": event_id, "error": str(exc)})
+        time.sleep(min(0.2 * 2**attempts, 5.0))  # back off without a hot loop
+        self._on_outcome("retried")
+        message.requeue()
+
+    def _dead_letter(self, message: Message, reason: str) -> None:
+        """Publish to the queue's dead-letter queue with the reason, confirmed, then ack the original."""
+        log.error("dead-lettering message", extra={"queue": self._spec.name, "reason": reason})
+        headers = dict(message.headers or {})
+        headers.update({"x-dead-letter-reason": reason[:1000], "x-original-queue": self._spec.name})
+        producer = Producer(self.connection.default_channel)
+        publish = self.connection.ensure(producer, producer.publish, **RETRY_POLICY)
+        publish(
+            message.body,
+            exchange=self._topology.dead_letter_exchange,
+            routing_key=self._spec.name,
+            headers=headers,
+            content_type=message.content_type,
+            content_encoding=message.content_encoding,
+            delivery_mode=2,
+            message_id=message.properties.get("message_id"),
+        )
+        message.ack()
+        self._on_outcome("dead_lettered")
+
+
+class EventConsumer(_DeadLettering, ConsumerMixin):  # type: ignore[misc]
     def __init__(
         self,
         *,
@@ -109,32 +151,108 @@ class EventConsumer(ConsumerMixin):  # type: ignore[misc]
             self._handle(envelope, conn)
         return True
 
-    def _retry_or_dead_letter(self, message: Message, event_id: str, exc: Exception) -> None:
-        attempts = int(message.headers.get("x-delivery-count", 0) or 0) + 1
-        if attempts >= self._max_attempts:
-            self._dead_letter(message, f"failed after {attempts} attempts: {exc}")
-            return
-        log.warning("event processing failed; will retry", extra={"event_id": event_id, "error": str(exc)})
-        time.sleep(min(0.2 * 2**attempts, 5.0))  # back off without a hot loop
-        self._on_outcome("retried")
-        message.requeue()
 
-    def _dead_letter(self, message: Message, reason: str) -> None:
-        """Publish to the queue's dead-letter queue with the reason, confirmed, then ack the original."""
-        log.error("dead-lettering message", extra={"queue": self._spec.name, "reason": reason})
-        headers = dict(message.headers or {})
-        headers.update({"x-dead-letter-reason": reason[:1000], "x-original-queue": self._spec.name})
-        producer = Producer(self.connection.default_channel)
-        publish = self.connection.ensure(producer, producer.publish, **RETRY_POLICY)
-        publish(
-            message.body,
-            exchange=self._topology.dead_letter_exchange,
-            routing_key=self._spec.name,
-            headers=headers,
-            content_type=message.content_type,
-            content_encoding=message.content_encoding,
-            delivery_mode=2,
-            message_id=message.properties.get("message_id"),
+BatchHandler = Callable[[list[EventEnvelope]], None]
+
+
+class BatchEventConsumer(_DeadLettering, ConsumerMixin):  # type: ignore[misc]
+    """Collects up to `batch_size` messages (or what arrived within `max_wait_s`) and applies them at once.
+
+    The handler commits the whole batch in one transaction and must be idempotent per event id; the
+    messages are acked only after it returns. If a batch fails, its messages are applied one by one,
+    so one bad message can't hold back the others: it alone is retried and finally dead-lettered.
+    """
+
+    def __init__(
+        self,
+        *,
+        connection: Connection,
+        topology: Topology,
+        spec: QueueSpec,
+        handle_batch: BatchHandler,
+        batch_size: int = 200,
+        max_wait_s: float = 0.05,
+        max_attempts: int = 5,
+        on_outcome: Callable[[str], None] | None = None,
+    ) -> None:
+        self.connection = connection
+        self._topology = topology.with_queues(spec)
+        self._spec = spec
+        self._handle_batch = handle_batch
+        self._batch_size = batch_size
+        self._max_wait_s = max_wait_s
+        self._max_attempts = max_attempts
+        self._on_outcome = on_outcome or (lambda outcome: None)
+        self._pending: list[tuple[Message, EventEnvelope]] = []
+        self._oldest = 0.0
+
+    def get_consumers(self, Consumer: Any, channel: Any) -> list[Any]:
+        self._topology.declare(self.connection)
+        consumer = Consumer(
+            queues=[self._topology.queue(self._spec)],
+            on_message=self.on_message,  # the raw body: parsed once, straight from JSON, below
+            accept=["json"],
+            prefetch_count=self._batch_size * 2,
         )
+        return [consumer]
+
+    def on_consume_ready(self, connection: Any, channel: Any, consumers: Any, **kwargs: Any) -> None:
+        # Messages of a lost channel are redelivered by the broker; their delivery tags are void.
+        self._pending = []
+
+    def run(self, _tokens: int = 1, **kwargs: Any) -> None:
+        kwargs.setdefault("safety_interval", min(self._max_wait_s, 1.0))
+        super().run(_tokens, **kwargs)
+
+    def on_message(self, message: Message) -> None:
+        try:
+            envelope = parse_envelope(message.body)
+        except InvalidEnvelope as exc:
+            self._dead_letter(message, f"invalid envelope: {exc}")
+            return
+        if not self._pending:
+            self._oldest = time.monotonic()
+        self._pending.append((message, envelope))
+        if len(self._pending) >= self._batch_size:
+            self.flush()
+
+    def on_iteration(self) -> None:
+        if self._pending and time.monotonic() - self._oldest >= self._max_wait_s:
+            self.flush()
+
+    def flush(self) -> None:
+        batch, self._pending = self._pending, []
+        if not batch:
+            return
+        try:
+            self._handle_batch([envelope for _, envelope in batch])
+        except Exception as exc:
+            if len(batch) == 1:
+                self._settle_failure(*batch[0], exc)
+                return
+            log.warning("batch failed; applying its messages one by one", extra={"size": len(batch), "error": str(exc)})
+            for message, envelope in batch:
+                self._apply_one(message, envelope)
+            return
+        for message, _ in batch:
+            message.ack()
+        self._on_outcome_many("processed", len(batch))
+
+    def _apply_one(self, message: Message, envelope: EventEnvelope) -> None:
+        try:
+            self._handle_batch([envelope])
+        except Exception as exc:
+            self._settle_failure(message, envelope, exc)
+            return
         message.ack()
-        self._on_outcome("dead_lettered")
+        self._on_outcome("processed")
+
+    def _settle_failure(self, message: Message, envelope: EventEnvelope, exc: Exception) -> None:
+        if isinstance(exc, PermanentError):
+            self._dead_letter(message, f"permanent error: {exc}")
+        else:
+            self._retry_or_dead_letter(message, envelope.id, exc)
+
+    def _on_outcome_many(self, outcome: str, count: int) -> None:
+        for _ in range(count):
+            self._on_outcome(outcome)

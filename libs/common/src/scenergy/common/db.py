@@ -38,10 +38,14 @@ def make_engine(
     pool_timeout_s: float = 10.0,
     pre_ping: bool = False,
     autocommit: bool = False,
+    role: str | None = None,
 ) -> Engine:
     """An engine on psycopg 3. Pre-ping is off by default: it costs a round trip per checkout, and
-    a connection broken by a server restart is discarded by the pool on its first error anyway."""
+    a connection broken by a server restart is discarded by the pool on its first error anyway.
+    `role` makes every session act as that role (`SET ROLE` at connect)."""
     options = f"-c statement_timeout={statement_timeout_ms} -c lock_timeout={lock_timeout_ms}"
+    if role:  # act as a narrower role than the login (the audit log's insert-only writer)
+        options += f" -c role={role}"
     return create_engine(
         sqlalchemy_url(url),
         pool_size=pool_size,

@@ -1,21 +1,136 @@
-"""The event envelope every producer writes and every consumer reads (see ARCHITECTURE.md, Events)."""
+"""The event envelope every producer writes and every consumer reads (see ARCHITECTURE.md, Events).
+
+`EventEnvelope` is the one schema of the platform's events: producers build envelopes through
+`make_envelope` (which validates what they built) and consumers parse messages with
+`parse_envelope`, so a field can't mean one thing to a producer and another to the audit sink.
+`docs/events.md` shows the JSON Schema generated from it.
+"""
 
 from __future__ import annotations
 
-import re
+import ipaddress
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from scenergy.common.context import current_actor, current_request_id
-from scenergy.common.identity import Actor
+from scenergy.common.identity import Actor, ActorType, Role
 from scenergy.common.ids import new_id
 
 SCHEMA_VERSION = 1
-_TYPE_RE = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
+TYPE_PATTERN = r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$"
+NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 
 
 class InvalidEnvelope(ValueError):
     """A message that is not a well-formed event envelope."""
+
+
+def _ip(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        raise ValueError("ip must be an IPv4 or IPv6 address") from None
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+Text = Annotated[str, Field(min_length=1, max_length=200, strict=True)]
+OptionalText = Annotated[str | None, Field(default=None, max_length=200, strict=True)]
+
+
+class _Model(BaseModel):
+    # Unknown fields are ignored rather than refused: a newer producer may add one.
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class EnvelopeActor(_Model):
+    type: ActorType
+    id: Text
+    role: Role | None = None
+    ip: Annotated[str | None, Field(default=None, max_length=64), AfterValidator(_ip)] = None
+    user_agent: Annotated[str | None, Field(default=None, max_length=1000)] = None
+    impersonator_id: OptionalText = None  # the admin acting as this actor, when there is one
+
+
+class EnvelopeEntity(_Model):
+    type: Annotated[str, Field(pattern=NAME_PATTERN, max_length=64)]
+    id: Text
+
+
+class EnvelopeError(_Model):
+    code: Annotated[str, Field(pattern=NAME_PATTERN, max_length=100)]
+    message: Annotated[str, Field(default="", max_length=2000)] = ""
+
+
+class EventEnvelope(_Model):
+    id: Annotated[str, Field(pattern=r"^evt_[A-Za-z0-9]{6,64}$")]
+    type: Annotated[str, Field(pattern=TYPE_PATTERN, max_length=200)]
+    occurred_at: Annotated[AwareDatetime, AfterValidator(_utc)]
+    source: Annotated[str, Field(pattern=NAME_PATTERN, max_length=64)]
+    correlation_id: OptionalText = None  # the request id of the request that caused the event
+    actor: EnvelopeActor
+    entity: EnvelopeEntity
+    data: dict[str, Any]
+    outcome: Literal["success", "failure"] = "success"
+    error: EnvelopeError | None = None
+    schema_version: Literal[1]
+
+    @model_validator(mode="after")
+    def _check(self) -> EventEnvelope:
+        for key in ("previous", "new"):
+            if self.data.get(key) is not None and not isinstance(self.data[key], dict):
+                raise ValueError(f"data.{key} must be an object or null")
+        if self.outcome == "failure" and self.error is None:
+            raise ValueError("a failure must carry an error code")
+        return self
+
+    @property
+    def action(self) -> str:
+        """`entity.verb` (e.g. `credit.grant`): the type without its service prefix."""
+        return self.type.split(".", 1)[1]
+
+
+def _explain(exc: ValidationError) -> str:
+    first = exc.errors(include_url=False)[0]
+    where = ".".join(str(part) for part in first["loc"])
+    if first["type"] == "missing":
+        return f"missing field {where!r}"
+    message = str(first["msg"]).removeprefix("Value error, ")
+    return f"{where}: {message}" if where else message
+
+
+def parse_envelope(raw: bytes | str | dict[str, Any]) -> EventEnvelope:
+    """Validate a message body (JSON text or an already decoded object); raise InvalidEnvelope."""
+    try:
+        if isinstance(raw, dict):
+            return EventEnvelope.model_validate(raw)
+        if isinstance(raw, bytes | str):
+            return EventEnvelope.model_validate_json(raw)
+    except ValidationError as exc:
+        if any(e["type"] == "json_invalid" for e in exc.errors()):
+            raise InvalidEnvelope("body is not valid JSON") from None
+        if any(e["type"] == "model_type" and not e["loc"] for e in exc.errors()):
+            raise InvalidEnvelope("envelope must be a JSON object") from None
+        raise InvalidEnvelope(_explain(exc)) from None
+    raise InvalidEnvelope("envelope must be a JSON object")
+
+
+def validate_envelope(envelope: Any) -> dict[str, Any]:
+    """Raise InvalidEnvelope naming the first problem; return the envelope unchanged."""
+    if not isinstance(envelope, dict):
+        raise InvalidEnvelope("envelope must be a JSON object")
+    parse_envelope(envelope)
+    return envelope
+
+
+def envelope_json_schema() -> dict[str, Any]:
+    return EventEnvelope.model_json_schema()
 
 
 def make_envelope(
@@ -28,6 +143,8 @@ def make_envelope(
     actor: Actor | None = None,
     correlation_id: str | None = None,
     outcome: str = "success",
+    error_code: str | None = None,
+    error_message: str = "",
     occurred_at: datetime | None = None,
 ) -> dict[str, Any]:
     """Build an envelope; actor and correlation id default to the current request's."""
@@ -44,39 +161,9 @@ def make_envelope(
         "outcome": outcome,
         "schema_version": SCHEMA_VERSION,
     }
+    if error_code is not None:
+        envelope["error"] = {"code": error_code, "message": error_message}
     validate_envelope(envelope)
-    return envelope
-
-
-def validate_envelope(envelope: Any) -> dict[str, Any]:
-    """Raise InvalidEnvelope naming the first problem; return the envelope unchanged."""
-    if not isinstance(envelope, dict):
-        raise InvalidEnvelope("envelope must be a JSON object")
-    for key in ("id", "type", "occurred_at", "source", "actor", "entity", "data", "schema_version"):
-        if key not in envelope:
-            raise InvalidEnvelope(f"missing field {key!r}")
-    if not isinstance(envelope["id"], str) or not envelope["id"].startswith("evt_"):
-        raise InvalidEnvelope("id must be an evt_ id")
-    if not isinstance(envelope["type"], str) or not _TYPE_RE.match(envelope["type"]):
-        raise InvalidEnvelope("type must look like <service>.<entity>.<action>")
-    try:
-        occurred = datetime.fromisoformat(envelope["occurred_at"])
-    except (TypeError, ValueError):
-        raise InvalidEnvelope("occurred_at must be an ISO 8601 time") from None
-    if occurred.utcoffset() is None:
-        raise InvalidEnvelope("occurred_at must carry a time zone")
-    actor = envelope["actor"]
-    if not isinstance(actor, dict) or not actor.get("type") or not actor.get("id"):
-        raise InvalidEnvelope("actor must have a type and an id")
-    entity = envelope["entity"]
-    if not isinstance(entity, dict) or not entity.get("type") or not entity.get("id"):
-        raise InvalidEnvelope("entity must have a type and an id")
-    if not isinstance(envelope["data"], dict):
-        raise InvalidEnvelope("data must be an object")
-    if envelope.get("outcome", "success") not in ("success", "failure"):
-        raise InvalidEnvelope("outcome must be success or failure")
-    if envelope["schema_version"] != SCHEMA_VERSION:
-        raise InvalidEnvelope(f"unsupported schema_version {envelope['schema_version']!r}")
     return envelope
 
 

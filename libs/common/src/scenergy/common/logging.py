@@ -1,4 +1,8 @@
-"""The one JSON log format: every line carries the service, and the request id when there is one."""
+"""The one JSON log format: every line carries the service, and the request id when there is one.
+
+No line ever holds a secret: the message, the extra fields and the exception go through
+`scenergy.common.redaction` first.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import sys
 from datetime import UTC, datetime
 
 from scenergy.common.context import current_request_id
+from scenergy.common.redaction import redact, scrub_text
 
 _RESERVED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 
@@ -23,16 +28,19 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "service": self._service,
             "logger": record.name,
-            "msg": record.getMessage(),
+            "msg": scrub_text(record.getMessage())[0],
         }
         request_id = current_request_id()
         if request_id:
             entry["request_id"] = request_id
-        for key, value in record.__dict__.items():
-            if key not in _RESERVED and not key.startswith("_"):
-                entry[key] = value
+        extra = {
+            key: value for key, value in record.__dict__.items() if key not in _RESERVED and not key.startswith("_")
+        }
+        if extra:
+            # default=str as below: an object's str() could hold a secret too
+            entry.update(redact(extra, default=str)[0])
         if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
+            entry["exc"] = scrub_text(self.formatException(record.exc_info))[0]
         return json.dumps(entry, default=str)
 
 

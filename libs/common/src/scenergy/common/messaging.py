@@ -24,6 +24,12 @@ class QueueSpec:
     delivery_limit: int = 20  # the broker's backstop; consumers dead-letter sooner themselves
 
 
+# Every consumer queue of the platform. Services declare them all before they publish, so an event
+# published before its consumer ever started waits in the consumer's queue instead of being dropped.
+AUDIT_EVENTS = QueueSpec("audit.events", ("#",))  # the audit sink reads every event
+PLATFORM_QUEUES: tuple[QueueSpec, ...] = (AUDIT_EVENTS,)
+
+
 @dataclass(frozen=True)
 class Topology:
     exchange_name: str = "scenergy.events"
@@ -61,6 +67,11 @@ class Topology:
             queue_arguments={"x-queue-type": "quorum"},
         )
 
+    @classmethod
+    def platform(cls, exchange_name: str = "scenergy.events") -> Topology:
+        """The production topology: the events exchange and every consumer queue of the platform."""
+        return cls(exchange_name, PLATFORM_QUEUES)
+
     def with_queues(self, *specs: QueueSpec) -> Topology:
         known = {spec.name for spec in self.queues}
         return Topology(self.exchange_name, self.queues + tuple(s for s in specs if s.name not in known))
@@ -79,10 +90,16 @@ class Topology:
 
 
 def connect(broker_url: str, *, confirm: bool = True, heartbeat: int = 30) -> Connection:
-    """A connection whose publishes wait for the broker's confirm (a nack raises)."""
-    options: dict[str, Any] = {"confirm_publish": True} if confirm else {}
+    """A connection whose publishes wait for the broker's confirm (a nack raises).
+
+    kombu's SQLAlchemy transport (the embedded run) hands every transport option to `create_engine`,
+    so it gets none: its publishes are database commits, confirmed by nature.
+    """
     if broker_url.startswith("sqla+"):
-        options["polling_interval"] = 0.2
+        connection = Connection(broker_url, heartbeat=heartbeat, connect_timeout=5)
+        connection.transport.polling_interval = 0.2  # the default second would add latency to every event
+        return connection
+    options: dict[str, Any] = {"confirm_publish": True} if confirm else {}
     return Connection(broker_url, transport_options=options, heartbeat=heartbeat, connect_timeout=5)
 
 

@@ -1,0 +1,155 @@
+"""Reads of the audit log: filtered keyset pages, one entry, recent activity, and export streams.
+
+Pages go newest first by chain position (`seq`). New entries always get a higher position, so a
+cursor (the last position seen) stays valid while entries arrive: no duplicates, no gaps.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy import Engine
+
+from audit.adapters.store import ENTRY_COLUMNS, row_to_entry
+from audit.adapters.tables import audit_log
+from audit.domain.errors import EntryNotFound, InvalidArgument
+from audit.domain.model import AuditEntry
+from scenergy.common.pagination import InvalidPage, clamp_limit, decode_cursor, encode_cursor
+
+_ACTION_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)?$")
+_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+_WORD_RE = re.compile(r"[a-z0-9]+")
+MAX_TEXT = 200
+RECENT_DEFAULT, RECENT_MAX = 10, 50
+
+
+@dataclass(frozen=True)
+class EntryFilter:
+    actor_id: str = ""
+    actor_type: str = ""
+    action: str = ""  # `credit.grant`, or `credit` for every credit action
+    entity_type: str = ""
+    entity_id: str = ""
+    occurred_from: datetime | None = None  # inclusive
+    occurred_to: datetime | None = None  # exclusive
+    outcome: str = ""
+    query: str = ""  # words searched (as prefixes) in the action and the description
+
+    def validate(self) -> EntryFilter:
+        for name in ("actor_id", "entity_id", "query"):
+            if len(getattr(self, name)) > MAX_TEXT:
+                raise InvalidArgument(f"{name} must be at most {MAX_TEXT} characters")
+        if self.action and not _ACTION_RE.match(self.action):
+            raise InvalidArgument("action must look like entity.verb (e.g. credit.grant) or entity")
+        for name in ("entity_type", "actor_type"):
+            if getattr(self, name) and not _NAME_RE.match(getattr(self, name)):
+                raise InvalidArgument(f"{name} must be a lower-case name")
+        if self.outcome not in ("", "success", "failure"):
+            raise InvalidArgument("outcome must be success or failure")
+        if self.occurred_from and self.occurred_to and self.occurred_from >= self.occurred_to:
+            raise InvalidArgument("occurred_from must be before occurred_to")
+        if self.entity_id and not self.entity_type:
+            raise InvalidArgument("entity_id needs entity_type")
+        return self
+
+    def conditions(self) -> list[sa.ColumnElement[bool]]:
+        c = audit_log.c
+        where: list[sa.ColumnElement[bool]] = []
+        if self.actor_id:
+            where.append(c.actor_id == self.actor_id)
+        if self.actor_type:
+            where.append(c.actor_type == self.actor_type)
+        if self.action:
+            where.append(c.action == self.action if "." in self.action else c.action.startswith(self.action + "."))
+        if self.entity_type:
+            where.append(c.entity_type == self.entity_type)
+        if self.entity_id:
+            where.append(c.entity_id == self.entity_id)
+        if self.occurred_from:
+            where.append(c.occurred_at >= self.occurred_from)
+        if self.occurred_to:
+            where.append(c.occurred_at < self.occurred_to)
+        if self.outcome:
+            where.append(c.outcome == self.outcome)
+        words = _WORD_RE.findall(self.query.lower())
+        if words:
+            # Only [a-z0-9] reaches to_tsquery, so no user text can be tsquery syntax.
+            where.append(c.search.bool_op("@@")(sa.func.to_tsquery("simple", " & ".join(f"{w}:*" for w in words))))
+        return where
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[AuditEntry]
+    next_cursor: str
+    total: int | None
+
+
+class AuditViews:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def list_entries(self, flt: EntryFilter, *, limit: int = 0, cursor: str = "", with_total: bool = False) -> Page:
+        flt.validate()
+        try:
+            size = clamp_limit(limit)
+            after = decode_cursor(cursor, size=1)
+        except InvalidPage as exc:
+            raise InvalidArgument(str(exc)) from None
+        where = flt.conditions()
+        query = sa.select(*ENTRY_COLUMNS).where(*where)
+        if after is not None:
+            if not isinstance(after[0], int):
+                raise InvalidArgument("cursor is not valid")
+            query = query.where(audit_log.c.seq < after[0])
+        with self._engine.connect() as conn:
+            rows = conn.execute(query.order_by(audit_log.c.seq.desc()).limit(size + 1)).all()
+            total = (
+                conn.execute(sa.select(sa.func.count()).select_from(audit_log).where(*where)).scalar_one()
+                if with_total
+                else None
+            )
+        items = [row_to_entry(r) for r in rows[:size]]
+        next_cursor = encode_cursor([items[-1].seq]) if len(rows) > size else ""
+        return Page(items, next_cursor, total)
+
+    def get_entry(self, entry_id: str) -> AuditEntry:
+        if not entry_id or len(entry_id) > MAX_TEXT:
+            raise InvalidArgument("id is required")
+        with self._engine.connect() as conn:
+            row = conn.execute(sa.select(*ENTRY_COLUMNS).where(audit_log.c.id == entry_id)).first()
+        if row is None:
+            raise EntryNotFound(f"no audit entry {entry_id}")
+        return row_to_entry(row)
+
+    def recent_activity(self, limit: int = 0) -> list[AuditEntry]:
+        """The newest admin actions, for the dashboard."""
+        size = limit or RECENT_DEFAULT
+        if not 1 <= size <= RECENT_MAX:
+            raise InvalidArgument(f"limit must be between 1 and {RECENT_MAX}")
+        return self.list_entries(EntryFilter(actor_type="admin"), limit=size).items
+
+    def stream(self, flt: EntryFilter, *, until_seq: int | None = None, batch: int = 1000) -> Iterator[AuditEntry]:
+        """Every matching entry, oldest first, fetched in keyset batches: memory stays flat."""
+        flt.validate()
+        where = flt.conditions()
+        if until_seq is not None:
+            where.append(audit_log.c.seq <= until_seq)
+        last = 0
+        while True:
+            with self._engine.connect() as conn:
+                rows = conn.execute(
+                    sa.select(*ENTRY_COLUMNS)
+                    .where(*where, audit_log.c.seq > last)
+                    .order_by(audit_log.c.seq)
+                    .limit(batch)
+                ).all()
+            if not rows:
+                return
+            for row in rows:
+                yield row_to_entry(row)
+            last = rows[-1].seq
