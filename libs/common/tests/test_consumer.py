@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from kombu import Connection, Producer
 
-from scenergy.common.consumer import EventConsumer, PermanentError, inbox_table
+from scenergy.common.consumer import BatchEventConsumer, EventConsumer, PermanentError, inbox_table
 from scenergy.common.events import make_envelope
 from scenergy.common.messaging import QueueSpec
 from scenergy.common.testing.plugin import delete_queues, unique_name
@@ -107,3 +107,50 @@ def test_poison_and_failing_messages_are_dead_lettered_with_a_reason(broker_url,
     with inbox_engine.connect() as conn:
         applied = conn.execute(sa.select(sa.func.count()).select_from(inbox_table(sa.MetaData()))).scalar_one()
     assert applied == 2  # good and flaky; failures leave no inbox row behind
+
+
+def test_a_batch_with_one_bad_message_applies_the_rest_and_dead_letters_that_one(broker_url, isolated_topology):
+    spec = QueueSpec(unique_name("test.batch"), ("test.#",))
+    topology = isolated_topology.with_queues(spec)
+    batches: list[list[str]] = []
+    applied: list[str] = []
+    outcomes: Counter[str] = Counter()
+
+    def handle_batch(envelopes):
+        kinds = [e.type.rsplit(".", 1)[1] for e in envelopes]
+        batches.append(kinds)
+        if "broken" in kinds:
+            raise RuntimeError("constraint violated")
+        if "poison" in kinds:
+            raise PermanentError("never applicable")
+        applied.extend(e.id for e in envelopes)
+
+    goods = [envelope("good") for _ in range(6)]
+    for body in [*goods[:3], envelope("broken"), envelope("poison"), *goods[3:]]:
+        publish(broker_url, topology, body, body["type"])
+    connection = Connection(broker_url)
+    consumer = BatchEventConsumer(
+        connection=connection,
+        topology=topology,
+        spec=spec,
+        handle_batch=handle_batch,
+        batch_size=20,
+        max_wait_s=0.3,
+        max_attempts=2,
+        on_outcome=lambda o: outcomes.update([o]),
+    )
+    thread = threading.Thread(target=consumer.run, daemon=True)
+    try:
+        thread.start()
+        dead = drain_dead_letters(broker_url, topology, spec, expected=2)
+    finally:
+        consumer.should_stop = True
+        thread.join(timeout=15)
+        connection.release()
+        delete_queues(broker_url, [spec.name, f"{spec.name}.dead"])
+
+    assert sorted(applied) == sorted(e["id"] for e in goods)  # each good event applied once
+    assert len(batches[0]) > 1, "messages are applied in batches"
+    reasons = sorted(m.headers["x-dead-letter-reason"].split(":")[0] for m in dead)
+    assert reasons == ["failed after 2 attempts", "permanent error"]
+    assert outcomes["processed"] == 6 and outcomes["dead_lettered"] == 2
