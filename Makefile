@@ -51,4 +51,7 @@ run: $(STAMP) ## Run the whole platform locally (embedded PostgreSQL and broker 
 bench-credits: $(STAMP) ## Benchmark the credits write path against its limits
 	$(BIN)/python bench/credits.py
 
-.PHONY: help install protos protos-check lint fmt test test-unit migrate run bench-credits
+bench-audit: $(STAMP) ## Benchmark audit ingest against a raw consumer, pages and exports at 1M entries
+	$(BIN)/python bench/audit.py
+
+.PHONY: help install protos protos-check lint fmt test test-unit migrate run bench-credits bench-audit

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -28,8 +29,11 @@ class InvalidEnvelope(ValueError):
 
 
 def _ip(value: str | None) -> str | None:
-    if value is None:
-        return None
+    return None if value is None else _canonical_ip(value)
+
+
+@functools.lru_cache(maxsize=4096)  # the same few addresses come by again and again
+def _canonical_ip(value: str) -> str:
     try:
         return str(ipaddress.ip_address(value))
     except ValueError:

@@ -224,36 +224,46 @@ def redact(value: Any, *, prefix: str = "", default: Callable[[Any], Any] | None
     (e.g. `default=str`) before they are redacted; without it they are returned as they are.
     """
     found: list[str] = []
-    result = _walk(value, prefix, 0, found, default)
+    result = _walk(value, [prefix], found, default)
     found.sort()
     return result, found
 
 
-def _walk(value: Any, pointer: str, depth: int, found: list[str], default: Callable[[Any], Any] | None) -> Any:
+def _escape(name: str) -> str:
+    return name.replace("~", "~0").replace("/", "~1") if ("~" in name or "/" in name) else name
+
+
+def _walk(value: Any, path: list[str], found: list[str], default: Callable[[Any], Any] | None) -> Any:
+    """Copy `value`; `path` is the escaped pointer as a stack of parts, joined only when something is found."""
     if isinstance(value, str):
         scrubbed, changed = scrub_text(value)
         if changed:
-            found.append(pointer)
+            found.append("/".join(path))
         return scrubbed
     if value is None or isinstance(value, bool | int | float):
         return value
-    if depth >= MAX_DEPTH and (default is not None or isinstance(value, dict | list | tuple)):
-        found.append(pointer)
+    if len(path) > MAX_DEPTH and (default is not None or isinstance(value, dict | list | tuple)):
+        found.append("/".join(path))
         return REDACTED
     if isinstance(value, dict):
         copy: dict[str, Any] = {}
         for key, item in value.items():
             name = key if isinstance(key, str) else str(key)
-            at = f"{pointer}/{name.replace('~', '~0').replace('/', '~1')}"
+            path.append(_escape(name))
             if is_sensitive_key(name):
                 copy[name] = REDACTED
-                found.append(at)
+                found.append("/".join(path))
             else:
-                copy[name] = _walk(item, at, depth + 1, found, default)
+                copy[name] = _walk(item, path, found, default)
+            path.pop()
         return copy
     if isinstance(value, list | tuple):
-        items = [_walk(item, f"{pointer}/{index}", depth + 1, found, default) for index, item in enumerate(value)]
+        items = []
+        for index, item in enumerate(value):
+            path.append(str(index))
+            items.append(_walk(item, path, found, default))
+            path.pop()
         return items if isinstance(value, list) else tuple(items)
     if default is not None:
-        return _walk(default(value), pointer, depth + 1, found, default)
+        return _walk(default(value), path, found, default)
     return value

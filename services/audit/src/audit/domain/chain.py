@@ -24,6 +24,8 @@ _INT_LIMIT = 2**63 - 1
 
 def clean_text(value: str) -> str:
     """PostgreSQL refuses NUL in text and JSONB, and UTF-8 has no lone surrogates: replace both."""
+    if value.isascii():  # the common case, checked at C speed
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
     if "\x00" in value:
         value = value.replace("\x00", "\ufffd")
     try:
@@ -40,7 +42,10 @@ def normalize(value: Any) -> Any:
     an int, so such floats become ints; what no JSON number can hold (NaN, ±inf, integers beyond
     64 bits, which the canonical encoder refuses) becomes text. `-0.0` has no numeric twin: `0.0`.
     """
-    if value is None or isinstance(value, bool):
+    kind = type(value)
+    if kind is str:
+        return clean_text(value)
+    if value is None or kind is bool:
         return value
     if isinstance(value, str):
         return clean_text(value)
