@@ -1,0 +1,69 @@
+"""The OpenAPI document and request validation, from the pydantic models the routes declare.
+
+Routes are decorated with `spec.validate(json=…, query=…, resp=…)`; a body or query string that
+doesn't match answers 400 with the field errors in the platform's error envelope, before the
+handler runs, so bad input changes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+from spectree import SecurityScheme, SecuritySchemeData, SpecTree
+from spectree.models import InType, SecureType
+
+from scenergy.common.http import ApiError
+
+SESSION_COOKIE = "scenergy_session"
+CSRF_HEADER = "X-CSRF-Token"
+
+
+def _reject_invalid(req: Any, resp: Any, error: Exception | None, instance: Any, *_: Any) -> None:
+    if error is None:
+        return
+    fields = []
+    for item in getattr(error, "errors", lambda: [])():
+        fields.append({"field": ".".join(str(p) for p in item.get("loc", ())), "message": item.get("msg", "")})
+    raise ApiError(400, "invalid_request", "The request is not valid.", {"fields": fields})
+
+
+spec = SpecTree(
+    "flask",
+    title="Scenergy Admin API",
+    version="1.0.0",
+    path="api/admin/docs",
+    validation_error_status=400,
+    before=_reject_invalid,
+    security_schemes=[
+        SecurityScheme(
+            name="session",
+            data=SecuritySchemeData(type=SecureType.API_KEY, name=SESSION_COOKIE, field_in=InType.COOKIE),
+        ),
+        SecurityScheme(
+            name="csrf", data=SecuritySchemeData(type=SecureType.API_KEY, name=CSRF_HEADER, field_in=InType.HEADER)
+        ),
+    ],
+    security={"session": [], "csrf": []},
+)
+
+
+class Model(BaseModel):
+    """Request bodies refuse unknown fields: a typo is an error, not a silent no-op."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorBody(Out):
+    code: str
+    message: str
+    details: dict[str, Any] = {}
+
+
+class ErrorEnvelope(Out):
+    error: ErrorBody
+    request_id: str | None = None
