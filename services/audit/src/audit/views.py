@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Engine
@@ -94,28 +95,47 @@ class AuditViews:
         self._engine = engine
 
     def list_entries(self, flt: EntryFilter, *, limit: int = 0, cursor: str = "", with_total: bool = False) -> Page:
+        """Newest first. By chain position; with a time range, by occurrence time (then position), so
+        the `(occurred_at, seq)` index finds a page of an old week without walking the newer entries."""
         flt.validate()
+        by_time = flt.occurred_from is not None or flt.occurred_to is not None
         try:
             size = clamp_limit(limit)
-            after = decode_cursor(cursor, size=1)
+            after = decode_cursor(cursor, size=2 if by_time else 1)
         except InvalidPage as exc:
             raise InvalidArgument(str(exc)) from None
+        c = audit_log.c
         where = flt.conditions()
         query = sa.select(*ENTRY_COLUMNS).where(*where)
         if after is not None:
-            if not isinstance(after[0], int):
-                raise InvalidArgument("cursor is not valid")
-            query = query.where(audit_log.c.seq < after[0])
+            query = query.where(self._before(after, by_time))
+        order = (c.occurred_at.desc(), c.seq.desc()) if by_time else (c.seq.desc(),)
         with self._engine.connect() as conn:
-            rows = conn.execute(query.order_by(audit_log.c.seq.desc()).limit(size + 1)).all()
-            total = (
-                conn.execute(sa.select(sa.func.count()).select_from(audit_log).where(*where)).scalar_one()
-                if with_total
-                else None
-            )
+            rows = conn.execute(query.order_by(*order).limit(size + 1)).all()
+            total = None
+            if with_total:
+                total = conn.execute(sa.select(sa.func.count()).select_from(audit_log).where(*where)).scalar_one()
         items = [row_to_entry(r) for r in rows[:size]]
-        next_cursor = encode_cursor([items[-1].seq]) if len(rows) > size else ""
+        next_cursor = ""
+        if len(rows) > size:
+            last = items[-1]
+            next_cursor = encode_cursor([last.occurred_at.isoformat(), last.seq] if by_time else [last.seq])
         return Page(items, next_cursor, total)
+
+    @staticmethod
+    def _before(after: list[Any], by_time: bool) -> sa.ColumnElement[bool]:
+        c = audit_log.c
+        try:
+            if by_time:
+                at, seq = datetime.fromisoformat(after[0]), after[1]
+                if not isinstance(seq, int) or at.tzinfo is None:
+                    raise ValueError
+                return sa.tuple_(c.occurred_at, c.seq) < sa.tuple_(sa.literal(at), sa.literal(seq))
+            if not isinstance(after[0], int):
+                raise ValueError
+            return c.seq < after[0]
+        except (TypeError, ValueError):
+            raise InvalidArgument("cursor is not valid") from None
 
     def get_entry(self, entry_id: str) -> AuditEntry:
         if not entry_id or len(entry_id) > MAX_TEXT:

@@ -17,6 +17,7 @@ from audit.views import EntryFilter
 from scenergy.audit.v1 import audit_pb2 as pb
 from scenergy.common.identity import Actor, ActorType, Role
 from scenergy.common.ids import new_id
+from scenergy.common.pagination import encode_cursor
 from scenergy.common.testing.actors import ADMIN, SUPER_ADMIN, VIEWER
 
 
@@ -261,3 +262,26 @@ def test_roles(call, stub):
     with pytest.raises(grpc.RpcError) as caught:
         stub.ListEntries(pb.ListEntriesRequest(), timeout=10)  # no service credential
     assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_time_range_pages_go_by_occurrence_and_stay_stable(container, call, make_event, envelopes):
+    entity_id = new_id("cli")
+    start = datetime.now(UTC) - timedelta(days=30)
+    # Occurrence order differs from arrival order (late events), as after a relay outage.
+    first = [make_event(entity_id=entity_id, occurred_at=start + timedelta(hours=(i * 7) % 40)) for i in range(40)]
+    container.service.ingest(envelopes(*first))
+    flt = pb.EntryFilter(entity_type="credit", entity_id=entity_id, occurred_from=stamp(start - timedelta(days=1)))
+    seen, cursor = [], ""
+    while True:
+        page = call("ListEntries", pb.ListEntriesRequest(filter=flt, limit=6, cursor=cursor))
+        seen += [(item.occurred_at.ToDatetime(), item.seq, item.id) for item in page.items]
+        container.service.ingest(envelopes(make_event(entity_id=entity_id)))  # arrivals while paging
+        if not page.next_cursor:
+            break
+        cursor = page.next_cursor
+    assert len({x[2] for x in seen}) == len(seen)
+    assert [(t, s) for t, s, _ in seen] == sorted(((t, s) for t, s, _ in seen), reverse=True)
+    assert {e["id"] for e in first} <= {x[2] for x in seen}
+    with pytest.raises(grpc.RpcError) as caught:  # a position-only cursor doesn't fit a time-ordered list
+        call("ListEntries", pb.ListEntriesRequest(filter=flt, cursor=encode_cursor([5])))
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT

@@ -57,7 +57,7 @@ audit_log = sa.Table(
     sa.Index("ix_audit_log_entity", "entity_type", "entity_id", "seq"),
     sa.Index("ix_audit_log_actor_type", "actor_type", "seq"),
     sa.Index("ix_audit_log_failures", "seq", postgresql_where=sa.text("outcome = 'failure'")),
-    sa.Index("ix_audit_log_occurred_at", "occurred_at"),
+    sa.Index("ix_audit_log_occurred_at", "occurred_at", "seq"),
     sa.Index("ix_audit_log_search", "search", postgresql_using="gin"),
 )
 

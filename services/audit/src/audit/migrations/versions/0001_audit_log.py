@@ -146,7 +146,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_audit_log_failures", "audit_log", ["seq"], unique=False, postgresql_where=sa.text("outcome = 'failure'")
     )
-    op.create_index("ix_audit_log_occurred_at", "audit_log", ["occurred_at"], unique=False)
+    op.create_index("ix_audit_log_occurred_at", "audit_log", ["occurred_at", "seq"], unique=False)
     op.create_index("ix_audit_log_search", "audit_log", ["search"], unique=False, postgresql_using="gin")
     op.create_table(
         "chain_head",
