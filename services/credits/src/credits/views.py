@@ -49,6 +49,15 @@ class LedgerViews:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
 
+    def get_balances(self, client_ids: list[str]) -> list[Balance]:
+        if len(client_ids) > 100:
+            raise errors.InvalidArgument("at most 100 client_ids at a time")
+        if not client_ids:
+            return []
+        with self._engine.connect() as conn:
+            rows = conn.execute(sa.select(credit_balance).where(credit_balance.c.client_id.in_(client_ids))).all()
+        return [balance_from_row(row) for row in rows]
+
     def list_balances(
         self, *, client_id_prefix: str = "", sort: str = "", limit: int = 0, cursor: str = ""
     ) -> Page[Balance]:

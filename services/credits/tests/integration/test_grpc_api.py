@@ -392,3 +392,14 @@ def test_check_ledger_over_grpc_is_clean(stub, call_metadata):
     report = stub.CheckLedger(pb.CheckLedgerRequest(), metadata=call_metadata(VIEWER), timeout=30)
     assert report.ok, list(report.violations)
     assert report.accounts_checked > 0
+
+
+def test_get_balances_returns_the_named_accounts_and_skips_unknown_ones(stub, call_metadata, open_client):
+    a, b = open_client(funds=10), open_client(funds=20)
+    response = stub.GetBalances(
+        pb.GetBalancesRequest(client_ids=[a, b, a, "cli_unknown00000"]), metadata=call_metadata(VIEWER), timeout=10
+    )
+    assert sorted((x.client_id, x.balance) for x in response.items) == sorted([(a, 10), (b, 20)])
+    with pytest.raises(grpc.RpcError) as caught:
+        stub.GetBalances(pb.GetBalancesRequest(client_ids=["x" * 300]), metadata=call_metadata(VIEWER), timeout=10)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT

@@ -187,6 +187,15 @@ class CreditsServicer(pb_grpc.CreditsServiceServicer):
 
         return self._run(ctx, run)
 
+    def GetBalances(self, request: pb.GetBalancesRequest, ctx: grpc.ServicerContext) -> pb.GetBalancesResponse:
+        def run() -> pb.GetBalancesResponse:
+            ids = list(dict.fromkeys(request.client_ids))
+            for client_id in ids:
+                commands.check_id(client_id, "client_ids")
+            return pb.GetBalancesResponse(items=[balance_pb(b) for b in self._views.get_balances(ids)])
+
+        return self._run(ctx, run)
+
     def GetSummary(self, request: pb.GetSummaryRequest, ctx: grpc.ServicerContext) -> pb.Summary:
         s = self._run(ctx, self._views.summary)
         return pb.Summary(

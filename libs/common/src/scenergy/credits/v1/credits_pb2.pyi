@@ -115,6 +115,18 @@ class ListBalancesRequest(_message.Message):
     cursor: str
     def __init__(self, client_id_prefix: _Optional[str] = ..., sort: _Optional[str] = ..., limit: _Optional[int] = ..., cursor: _Optional[str] = ...) -> None: ...
 
+class GetBalancesRequest(_message.Message):
+    __slots__ = ("client_ids",)
+    CLIENT_IDS_FIELD_NUMBER: _ClassVar[int]
+    client_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, client_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class GetBalancesResponse(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[Balance]
+    def __init__(self, items: _Optional[_Iterable[_Union[Balance, _Mapping]]] = ...) -> None: ...
+
 class ListBalancesResponse(_message.Message):
     __slots__ = ("items", "next_cursor", "total")
     ITEMS_FIELD_NUMBER: _ClassVar[int]

@@ -49,6 +49,11 @@ class CreditsServiceStub:
                 request_serializer=scenergy_dot_credits_dot_v1_dot_credits__pb2.ListBalancesRequest.SerializeToString,
                 response_deserializer=scenergy_dot_credits_dot_v1_dot_credits__pb2.ListBalancesResponse.FromString,
                 _registered_method=True)
+        self.GetBalances = channel.unary_unary(
+                '/scenergy.credits.v1.CreditsService/GetBalances',
+                request_serializer=scenergy_dot_credits_dot_v1_dot_credits__pb2.GetBalancesRequest.SerializeToString,
+                response_deserializer=scenergy_dot_credits_dot_v1_dot_credits__pb2.GetBalancesResponse.FromString,
+                _registered_method=True)
         self.GetSummary = channel.unary_unary(
                 '/scenergy.credits.v1.CreditsService/GetSummary',
                 request_serializer=scenergy_dot_credits_dot_v1_dot_credits__pb2.GetSummaryRequest.SerializeToString,
@@ -134,6 +139,13 @@ class CreditsServiceServicer:
 
     def ListBalances(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetBalances(self, request, context):
+        """The balances of up to 100 named accounts (a page of clients); unknown ids are left out.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -236,6 +248,11 @@ def add_CreditsServiceServicer_to_server(servicer, server):
                     servicer.ListBalances,
                     request_deserializer=scenergy_dot_credits_dot_v1_dot_credits__pb2.ListBalancesRequest.FromString,
                     response_serializer=scenergy_dot_credits_dot_v1_dot_credits__pb2.ListBalancesResponse.SerializeToString,
+            ),
+            'GetBalances': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetBalances,
+                    request_deserializer=scenergy_dot_credits_dot_v1_dot_credits__pb2.GetBalancesRequest.FromString,
+                    response_serializer=scenergy_dot_credits_dot_v1_dot_credits__pb2.GetBalancesResponse.SerializeToString,
             ),
             'GetSummary': grpc.unary_unary_rpc_method_handler(
                     servicer.GetSummary,
@@ -384,6 +401,33 @@ class CreditsService:
             '/scenergy.credits.v1.CreditsService/ListBalances',
             scenergy_dot_credits_dot_v1_dot_credits__pb2.ListBalancesRequest.SerializeToString,
             scenergy_dot_credits_dot_v1_dot_credits__pb2.ListBalancesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetBalances(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/scenergy.credits.v1.CreditsService/GetBalances',
+            scenergy_dot_credits_dot_v1_dot_credits__pb2.GetBalancesRequest.SerializeToString,
+            scenergy_dot_credits_dot_v1_dot_credits__pb2.GetBalancesResponse.FromString,
             options,
             channel_credentials,
             insecure,
