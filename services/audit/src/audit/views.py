@@ -53,8 +53,6 @@ class EntryFilter:
             raise InvalidArgument("outcome must be success or failure")
         if self.occurred_from and self.occurred_to and self.occurred_from >= self.occurred_to:
             raise InvalidArgument("occurred_from must be before occurred_to")
-        if self.entity_id and not self.entity_type:
-            raise InvalidArgument("entity_id needs entity_type")
         return self
 
     def conditions(self) -> list[sa.ColumnElement[bool]]:

@@ -54,7 +54,7 @@ audit_log = sa.Table(
     sa.CheckConstraint("outcome IN ('success', 'failure')", name="outcome_known"),
     sa.Index("ix_audit_log_actor", "actor_id", "seq"),
     sa.Index("ix_audit_log_action", "action", "seq"),
-    sa.Index("ix_audit_log_entity", "entity_type", "entity_id", "seq"),
+    sa.Index("ix_audit_log_entity", "entity_id", "seq"),
     sa.Index("ix_audit_log_actor_type", "actor_type", "seq"),
     sa.Index("ix_audit_log_failures", "seq", postgresql_where=sa.text("outcome = 'failure'")),
     sa.Index("ix_audit_log_occurred_at", "occurred_at", "seq"),

@@ -142,7 +142,7 @@ def upgrade() -> None:
     op.create_index("ix_audit_log_action", "audit_log", ["action", "seq"], unique=False)
     op.create_index("ix_audit_log_actor", "audit_log", ["actor_id", "seq"], unique=False)
     op.create_index("ix_audit_log_actor_type", "audit_log", ["actor_type", "seq"], unique=False)
-    op.create_index("ix_audit_log_entity", "audit_log", ["entity_type", "entity_id", "seq"], unique=False)
+    op.create_index("ix_audit_log_entity", "audit_log", ["entity_id", "seq"], unique=False)
     op.create_index(
         "ix_audit_log_failures", "audit_log", ["seq"], unique=False, postgresql_where=sa.text("outcome = 'failure'")
     )
