@@ -29,7 +29,7 @@ protos-check: protos ## Fail if the committed stubs are stale
 lint: $(STAMP) ## ruff (lint + format check) and mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy libs/common/src libs/devstack/src services/audit/src services/credits/src
+	$(BIN)/mypy libs/common/src libs/devstack/src services/admin-api/src services/audit/src services/credits/src
 
 fmt: $(STAMP) ## Format and fix what ruff can
 	$(BIN)/ruff format .
@@ -45,6 +45,9 @@ test-unit: $(STAMP) ## Only the fast tests that need no server
 migrate: $(STAMP) ## Migrate every service's database (DATABASE_URL_<SERVICE> or the embedded defaults)
 	$(BIN)/python -m scenergy_dev migrate
 
+create-admin: $(STAMP) ## Add an admin: make create-admin EMAIL=… ROLE=super_admin|admin|viewer PASSWORD=…
+	$(BIN)/python -m scenergy_dev create-admin
+
 run: $(STAMP) ## Run the whole platform locally (embedded PostgreSQL and broker unless DATABASE_URL/BROKER_URL)
 	$(BIN)/python -m scenergy_dev run
 
@@ -54,4 +57,4 @@ bench-credits: $(STAMP) ## Benchmark the credits write path against its limits
 bench-audit: $(STAMP) ## Benchmark audit ingest against a raw consumer, pages and exports at 1M entries
 	$(BIN)/python bench/audit.py
 
-.PHONY: help install protos protos-check lint fmt test test-unit migrate run bench-credits bench-audit
+.PHONY: help install protos protos-check lint fmt test test-unit migrate create-admin run bench-credits bench-audit

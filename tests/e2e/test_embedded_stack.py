@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.error import HTTPError
-from urllib.request import ProxyHandler, build_opener
+from urllib.request import ProxyHandler, Request, build_opener
 
 import grpc
 import pytest
@@ -119,6 +119,35 @@ def assert_demo_activity_reached_the_audit_log(ports: dict[str, int], key: str) 
         assert stub.VerifyChain(audit_pb.VerifyChainRequest(), metadata=metadata(VIEWER), timeout=30).ok
 
 
+def sign_in_as_the_seeded_admin(port: int, password: str) -> dict[str, str]:
+    """Sign in over plain HTTP as a script would; returns the headers of an authenticated mutation."""
+    body = json.dumps({"email": "admin@scenergy.local", "password": password}).encode()
+    request = Request(
+        f"http://127.0.0.1:{port}/api/admin/auth/login", data=body, headers={"Content-Type": "application/json"}
+    )
+    with _HTTP.open(request, timeout=10) as response:
+        csrf = json.load(response)["csrf_token"]
+        cookie = response.headers["Set-Cookie"].split(";", 1)[0]
+    return {"Cookie": cookie, "X-CSRF-Token": csrf}
+
+
+def assert_the_gateway_serves_the_demo_platform(ports: dict[str, int], var_dir: Path) -> None:
+    password = (var_dir / "secrets" / "admin_password").read_text().strip()
+    headers = sign_in_as_the_seeded_admin(ports["ADMIN_API_HTTP_PORT"], password)
+    base = f"http://127.0.0.1:{ports['ADMIN_API_HTTP_PORT']}/api/admin"
+    with _HTTP.open(Request(f"{base}/dashboard", headers=headers), timeout=10) as response:
+        dashboard = json.load(response)
+    assert {h["service"]: h["status"] for h in dashboard["system_health"]} == {
+        "admin-api-database": "healthy",
+        "credits": "healthy",
+        "audit": "healthy",
+    }
+    assert dashboard["totals"]["clients"] == len(DEMO_ACCOUNTS)
+    with _HTTP.open(Request(f"{base}/credits?limit=100", headers=headers), timeout=10) as response:
+        names = {b["client_name"] for b in json.load(response)["items"]}
+    assert {account.name for account in DEMO_ACCOUNTS} <= names
+
+
 def assert_everything_stopped(ports: dict[str, int], var_dir: Path) -> None:
     assert [port for port in ports.values() if not port_is_free(port)] == []
     assert EmbeddedPostgres(var_dir / "pg").running_pid() is None
@@ -148,6 +177,10 @@ def test_run_serves_every_process_with_demo_data_and_stops_cleanly_on_sigint(
     assert key not in stack.output
     assert_demo_data_seeded_once(stack.ports, key)
     assert_demo_activity_reached_the_audit_log(stack.ports, key)
+    assert_the_gateway_serves_the_demo_platform(stack.ports, var_dir)
+    password = (var_dir / "secrets" / "admin_password").read_text().strip()
+    assert f"sign in as admin@scenergy.local with password {password}" in stack.output  # printed on the first run
+    assert f"http://127.0.0.1:{stack.ports['ADMIN_API_HTTP_PORT']}/api/admin" in stack.output
 
     stack.process.send_signal(signal.SIGINT)
     assert stack.wait_exit() == 0, stack.tail()
@@ -167,6 +200,9 @@ def test_a_rerun_keeps_the_data_and_a_dead_process_stops_the_platform(
     stack.wait_ready()
     assert_demo_data_seeded_once(stack.ports, credential_key(var_dir))
     assert_demo_activity_reached_the_audit_log(stack.ports, credential_key(var_dir))
+    assert_the_gateway_serves_the_demo_platform(stack.ports, var_dir)
+    password = (var_dir / "secrets" / "admin_password").read_text().strip()
+    assert password not in stack.output  # shown once, on the run that created the account
 
     os.kill(stack.pid_of("credits-worker"), signal.SIGKILL)
     assert stack.wait_exit() == 1, stack.tail()

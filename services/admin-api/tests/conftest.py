@@ -145,3 +145,48 @@ def sign_in(new_client: Callable[[], FlaskClient], make_admin: Callable[..., dic
         return Session(client, admin, response.get_json()["csrf_token"])
 
     return sign
+
+
+@pytest.fixture
+def directory_client(container: Container, credits_container: Any) -> Callable[..., str]:
+    """A client in the directory with an open credits account (as POST /clients makes one)."""
+    from admin_api.adapters.tables import client
+    from credits.domain import commands
+    from scenergy.common.testing.actors import ADMIN
+
+    def make(name: str = "Acme Furniture") -> str:
+        client_id = new_id("cli")
+        with container.engine.begin() as conn:
+            conn.execute(client.insert().values(id=client_id, name=name, slug=client_id.replace("_", "-")))
+        credits_container.service.open_account(commands.OpenAccount(client_id, 0), ADMIN)
+        return client_id
+
+    return make
+
+
+@pytest.fixture
+def relay_to_audit(credits_container: Any, container: Container, audit_container: Any) -> Callable[[], int]:
+    """Deliver what credits and the gateway wrote to their outboxes to the audit log (relay + sink, minus the broker)."""
+    import sqlalchemy as sa
+
+    from scenergy.common.events import parse_envelope
+    from scenergy.common.outbox import outbox_table
+
+    table = outbox_table(sa.MetaData())
+
+    def relay() -> int:
+        delivered = 0
+        for engine in (credits_container.engine, container.engine):
+            with engine.begin() as conn:
+                rows = conn.execute(
+                    sa.select(table.c.seq, table.c.payload).where(table.c.published_at.is_(None)).order_by(table.c.seq)
+                ).all()
+                if rows:
+                    audit_container.service.ingest([parse_envelope(r.payload) for r in rows])
+                    conn.execute(
+                        table.update().where(table.c.seq.in_([r.seq for r in rows])).values(published_at=sa.func.now())
+                    )
+                    delivered += len(rows)
+        return delivered
+
+    return relay

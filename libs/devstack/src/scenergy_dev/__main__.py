@@ -5,7 +5,8 @@ wheel (data in <var-dir>/pg, kept between runs), creates and migrates each servi
 (scenergy_<service>), starts every process of every service as its own OS process with its output
 prefixed by its name, waits until each answers its health checks, seeds demo data (idempotently),
 prints what runs where, and runs until Ctrl-C or SIGTERM (exit 0) or until a process dies (exit 1).
-`migrate` only creates and migrates the databases.
+`migrate` only creates and migrates the databases. `create-admin` (make create-admin EMAIL=… ROLE=…
+PASSWORD=…) adds an admin account to the gateway's database, embedded or DATABASE_URL's.
 
 Environment (all optional):
   DATABASE_URL               a PostgreSQL server to use instead of the embedded one; each service
@@ -32,7 +33,7 @@ import sys
 from pathlib import Path
 
 from scenergy_dev.services import SERVICES
-from scenergy_dev.stack import StopRequested, migrate, run
+from scenergy_dev.stack import StopRequested, create_admin, migrate, run
 
 
 def _ports_help() -> str:
@@ -52,10 +53,10 @@ def main(argv: list[str] | None = None) -> int:
         epilog=_ports_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("command", choices=["run", "migrate"])
+    parser.add_argument("command", choices=["run", "migrate", "create-admin"])
     parser.add_argument("--var-dir", type=Path, default=Path("var"), help="where local state lives (default: ./var)")
     args = parser.parse_args(argv)
-    command = run if args.command == "run" else migrate
+    command = {"run": run, "migrate": migrate, "create-admin": create_admin}[args.command]
     try:
         return command(args.var_dir, os.environ)
     except StopRequested:  # a second signal while the first was being handled; cleanup has run

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -26,6 +27,10 @@ DEMO_ADMIN = Actor(ActorType.ADMIN, "adm_devstackseed", Role.SUPER_ADMIN, "127.0
 class SeedContext:
     credential_key: str
     grpc_addresses: Mapping[str, str]  # service name -> host:port
+    http_urls: Mapping[str, str]  # service name -> base URL of its first HTTP listener
+    database_urls: Mapping[str, str]  # service name -> its database
+    var_dir: Path
+    env: Mapping[str, str]
 
     def channel(self, service: str) -> grpc.Channel:
         # Local addresses only: a developer's HTTP(S)_PROXY must not capture them.

@@ -69,6 +69,12 @@ class Service:
         return "scenergy_" + self.name.replace("-", "_")
 
 
+def _seed_admin_api(ctx: SeedContext) -> list[str]:
+    from scenergy_dev.seed_directory import seed_admin_api
+
+    return seed_admin_api(ctx)
+
+
 SERVICES: tuple[Service, ...] = (
     Service(
         name="credits",
@@ -96,6 +102,17 @@ SERVICES: tuple[Service, ...] = (
             Process("audit-worker", "audit.entrypoints.worker", (Port("WORKER_OPS_PORT", 9112, Protocol.HTTP),)),
         ),
         secrets=(Secret("AUDIT_SIGNING_KEY", _audit_signing_key, min_length=32),),
+    ),
+    Service(
+        name="admin-api",
+        migrations="admin_api:migrations",
+        processes=(
+            Process("admin-api-http", "admin_api.entrypoints.http", (Port("HTTP_PORT", 8000, Protocol.HTTP),)),
+            Process(
+                "admin-api-worker", "admin_api.entrypoints.worker", (Port("WORKER_OPS_PORT", 9100, Protocol.HTTP),)
+            ),
+        ),
+        seed=_seed_admin_api,
     ),
 )
 

@@ -7,7 +7,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -191,9 +191,22 @@ def _wait_until_healthy(plan: PortPlan, host: str, supervisor: Supervisor, out: 
             raise DevstackError(f"not healthy after {STARTUP_TIMEOUT_S:.0f}s: {waiting}")
 
 
-def _seed(plan: PortPlan, host: str, key: str) -> list[str]:
+def _seed(
+    plan: PortPlan, host: str, key: str, *, database_urls: Mapping[str, str], var_dir: Path, env: Mapping[str, str]
+) -> list[str]:
     addresses = {x.service.name: f"{host}:{x.number}" for x in plan.listeners if x.port.protocol is Protocol.GRPC}
-    context = SeedContext(credential_key=key, grpc_addresses=addresses)
+    http_urls: dict[str, str] = {}
+    for x in plan.listeners:
+        if x.port.protocol is Protocol.HTTP:
+            http_urls.setdefault(x.service.name, f"http://{host}:{x.number}")
+    context = SeedContext(
+        credential_key=key,
+        grpc_addresses=addresses,
+        http_urls=http_urls,
+        database_urls=database_urls,
+        var_dir=var_dir,
+        env=env,
+    )
     lines: list[str] = []
     for service in SERVICES:
         if service.seed is None:
@@ -254,7 +267,8 @@ def _bring_up_and_watch(
             )
             supervisor.start(process.name, [sys.executable, "-m", process.module], process_env)
     _wait_until_healthy(plan, host, supervisor, out)
-    seeded = _seed(plan, host, key)
+    database_urls = {service.name: backing.database_url(env, service) for service in SERVICES}
+    seeded = _seed(plan, host, key, database_urls=database_urls, var_dir=var_dir, env=env)
     for line in _summary(plan, host, backing=backing, broker_url=broker_url, key_source=key_source, seeded=seeded):
         out.say(line)
     out.say(READY_LINE)
@@ -315,20 +329,22 @@ def run(var_dir: Path, env: Mapping[str, str], stream: TextIO | None = None) -> 
     return code
 
 
-def migrate(var_dir: Path, env: Mapping[str, str], stream: TextIO | None = None) -> int:
-    """Create and migrate every service's database, then stop the embedded PostgreSQL if this started it."""
+def _with_databases(
+    var_dir: Path, env: Mapping[str, str], stream: TextIO | None, action: Callable[[Backing, Output], None]
+) -> int:
+    """Run `action` against the databases (the embedded server is started, and stopped after, if needed)."""
     out = Output(stream or sys.stdout, [])
     var_dir = var_dir.resolve()
     var_dir.mkdir(parents=True, exist_ok=True)
     lock = VarDirLock(var_dir)
-    # A running platform owns the embedded server: migrate through it and leave it running.
+    # A running platform owns the embedded server: work through it and leave it running.
     owner = lock.acquire()
     postgres = EmbeddedPostgres(var_dir / "pg")
     code = 1
     try:
         if not owner and postgres.running_pid() is None:
             raise DevstackError(f"a runner (pid {lock.holder()}) is starting or stopping in {var_dir}; try again")
-        _migrate(env, _open_backing(env, postgres, need_broker=False, out=out), out)
+        action(_open_backing(env, postgres, need_broker=False, out=out), out)
         code = 0
     except DevstackError as exc:
         out.say(f"error: {exc}")
@@ -338,3 +354,41 @@ def migrate(var_dir: Path, env: Mapping[str, str], stream: TextIO | None = None)
                 code = 1
             lock.release()
     return code
+
+
+def migrate(var_dir: Path, env: Mapping[str, str], stream: TextIO | None = None) -> int:
+    """Create and migrate every service's database, then stop the embedded PostgreSQL if this started it."""
+    return _with_databases(var_dir, env, stream, lambda backing, out: _migrate(env, backing, out))
+
+
+def create_admin(var_dir: Path, env: Mapping[str, str], stream: TextIO | None = None) -> int:
+    """`make create-admin EMAIL=… ROLE=… PASSWORD=…`: an admin account in the gateway's database."""
+    from admin_api.service_layer.admins import AdminError
+    from admin_api.service_layer.admins import create_admin as create
+    from scenergy.common.db import make_engine
+    from scenergy.common.identity import Actor, Role
+
+    email, role, password = env.get("EMAIL", "").strip(), env.get("ROLE", "admin").strip(), env.get("PASSWORD", "")
+    if not email or not password:
+        (stream or sys.stdout).write("error: EMAIL and PASSWORD are required (ROLE: super_admin, admin or viewer)\n")
+        return 2
+    if role not in {r.value for r in Role}:
+        (stream or sys.stdout).write(f"error: ROLE must be super_admin, admin or viewer, not {role!r}\n")
+        return 2
+    service = next(s for s in SERVICES if s.name == "admin-api")
+
+    def action(backing: Backing, out: Output) -> None:
+        url = backing.database_url(env, service)
+        create_database_if_missing(url)
+        upgrade(service.migrations or "", url)
+        engine = make_engine(url, application_name="devstack-create-admin", pool_size=1)
+        try:
+            with engine.begin() as conn:
+                admin = create(conn, email=email, password=password, role=Role(role), actor=Actor.system("devstack"))
+        except AdminError as exc:
+            raise DevstackError(str(exc)) from None
+        finally:
+            engine.dispose()
+        out.say(f"created {admin['role']} {admin['email']} ({admin['id']})")
+
+    return _with_databases(var_dir, env, stream, action)

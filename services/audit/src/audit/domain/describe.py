@@ -40,6 +40,16 @@ DESCRIBERS: dict[str, Describer] = {
     "audit.export": lambda d: f"Exported the audit log as {str(d.get('format', '')).upper() or 'a file'}",
     "audit.purge": lambda d: f"Purged {d.get('deleted', 0):,} entries past retention",
     "audit.checkpoint": lambda d: "Signed a checkpoint of the audit chain",
+    "auth.login": lambda d: "Signed in",
+    "auth.logout": lambda d: "Signed out",
+    "auth.forbidden": lambda d: f"Was refused {d.get('method', '')} {d.get('path', '')}".rstrip(),
+    "admin.password_change": lambda d: "Changed their password",
+    "admin.revoke_sessions": lambda d: f"Ended {d.get('sessions_revoked', 'the')} sessions of an admin",
+    "user.remove": lambda d: "Removed a member from the client",
+    "invitation.resend": lambda d: "Resent an invitation",
+    "invitation.revoke": lambda d: "Revoked an invitation",
+    "client.settings_update": lambda d: "Updated the client's settings",
+    "settings.update": lambda d: "Updated the platform settings",
 }
 
 _PAST = {"create": "Created", "update": "Updated", "delete": "Deleted", "invite": "Invited"}

@@ -1,0 +1,96 @@
+"""Background work of the gateway, one process: `admin-api-worker`.
+
+- the outbox relay (the gateway's audit events to RabbitMQ, with confirms);
+- purging ended sessions, old sign-in failures and idempotency records after a day.
+It serves /healthz, /readyz and /metrics on WORKER_OPS_PORT.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+from flask import Flask
+from prometheus_client import Counter, Gauge
+
+from admin_api.adapters.tables import idempotency_record
+from admin_api.bootstrap import SERVICE_NAME, Container, bootstrap
+from admin_api.config import Settings
+from scenergy.common.db import ping
+from scenergy.common.http import init_app
+from scenergy.common.logging import configure_logging
+from scenergy.common.messaging import Publisher, connect
+from scenergy.common.ops_server import serve_in_background
+from scenergy.common.outbox import OutboxRelay
+from scenergy.common.runner import PeriodicTask, TaskRunner
+
+log = logging.getLogger(__name__)
+
+EVENTS_RELAYED = Counter("admin_api_outbox_relayed_total", "Events published from the outbox")
+OUTBOX_PENDING = Gauge("admin_api_outbox_pending", "Events written but not yet published")
+OUTBOX_AGE = Gauge("admin_api_outbox_oldest_age_seconds", "Age of the oldest unpublished event")
+
+IDEMPOTENCY_KEPT = timedelta(hours=24)
+WEEK_S = 7 * 24 * 3600
+
+
+def purge_idempotency_records(container: Container) -> int:
+    cutoff = datetime.now(UTC) - IDEMPOTENCY_KEPT
+    with container.engine.begin() as conn:
+        result = conn.execute(idempotency_record.delete().where(idempotency_record.c.created_at < cutoff))
+    return int(result.rowcount or 0)
+
+
+def build_tasks(container: Container, relay: OutboxRelay) -> list[PeriodicTask]:
+    def relay_batch() -> int:
+        count = relay.relay_once()
+        EVENTS_RELAYED.inc(count)
+        return count
+
+    def measure_lag() -> None:
+        pending, age = relay.pending()
+        OUTBOX_PENDING.set(pending)
+        OUTBOX_AGE.set(age)
+
+    def purge() -> int:
+        return (
+            container.sessions.purge_expired()
+            + container.throttle.purge()
+            + purge_idempotency_records(container)
+            + relay.purge_published(older_than_s=WEEK_S)
+        )
+
+    return [
+        PeriodicTask("outbox-relay", relay_batch, interval_s=0.2, drain=True),
+        PeriodicTask("outbox-lag", measure_lag, interval_s=10.0),
+        PeriodicTask("purge", purge, interval_s=600.0),
+    ]
+
+
+def main() -> None:
+    settings = Settings.from_env()
+    configure_logging(f"{SERVICE_NAME}-worker", settings.log_level)
+    container = bootstrap(settings, process="worker")
+    connection = connect(settings.broker_url)
+    relay = OutboxRelay(container.engine, Publisher(connection, container.topology))
+    runner = TaskRunner(build_tasks(container, relay))
+
+    def loops_alive() -> None:
+        if not runner.healthy():
+            raise RuntimeError("a background loop has not completed a run recently")
+
+    readiness = {
+        "database": lambda: ping(container.engine),
+        "broker": lambda: connection.ensure_connection(max_retries=1),
+        "loops": loops_alive,
+    }
+    app = init_app(Flask("admin-api-worker"), service=f"{SERVICE_NAME}-worker", readiness=readiness)
+    serve_in_background(app, host=settings.bind_host, port=settings.worker_ops_port)
+    log.info("admin-api worker running; ops HTTP on :%s", settings.worker_ops_port)
+    runner.run_until_signalled()
+    connection.release()
+    container.close()
+
+
+if __name__ == "__main__":
+    main()
