@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from scenergy.common.config import env_bool, env_int, env_str, port, require
+from scenergy.common.config import env_bool, env_float, env_int, env_str, port, require
 
 
 @dataclass(frozen=True)
@@ -56,5 +56,7 @@ class Settings:
             login_max_failures_per_account=env_int(env, "LOGIN_MAX_FAILURES_PER_ACCOUNT", 5, minimum=1),
             login_max_failures_per_ip=env_int(env, "LOGIN_MAX_FAILURES_PER_IP", 20, minimum=1),
             login_window_minutes=env_int(env, "LOGIN_WINDOW_MINUTES", 15, minimum=1),
+            grpc_deadline_s=env_float(env, "GRPC_DEADLINE_S", 5.0, minimum=0.1),
+            dashboard_deadline_s=env_float(env, "DASHBOARD_DEADLINE_S", 1.0, minimum=0.1),
             log_level=env_str(env, "LOG_LEVEL", "INFO"),
         )

@@ -37,15 +37,16 @@ def container() -> Container:
     return current_app.extensions["scenergy"]  # type: ignore[no-any-return]
 
 
-def client_ip(trusted_proxies: int) -> str:
-    """The caller's address: the peer, or with N trusted proxies the address the outermost one saw."""
+def client_ip(trusted_proxies: int) -> str | None:
+    """The caller's address: the peer, or with N trusted proxies the address the outermost one saw.
+    None when there is no usable address (never a made-up one)."""
     chain = [part.strip() for part in request.headers.get("X-Forwarded-For", "").split(",") if part.strip()]
     chain.append(request.remote_addr or "")
     candidate = chain[-(trusted_proxies + 1)] if trusted_proxies and len(chain) > trusted_proxies else chain[-1]
     try:
         return str(ipaddress.ip_address(candidate))
     except ValueError:
-        return request.remote_addr or "unknown"
+        return None
 
 
 def current_actor() -> Actor:

@@ -69,13 +69,15 @@ def _anonymous(email: str) -> Actor:
 @spec.validate(
     json=LoginIn,
     resp=Responses(HTTP_200=LoginOut, HTTP_400=ErrorEnvelope, HTTP_401=ErrorEnvelope, HTTP_429=ErrorEnvelope),
+    security={},  # the one route open without a session
 )
 def login() -> Response:
     """Sign in; sets the session cookie and returns the CSRF token for mutations."""
     c = container()
     body = LoginIn.model_validate(request.get_json())
     email = body.email.lower()
-    verdict = c.throttle.check(email, g.client_ip)
+    address = g.client_ip or "unknown"  # throttled together when the address is unknown
+    verdict = c.throttle.check(email, address)
     if not verdict.allowed:
         with c.engine.begin() as conn:
             events.record(conn, "auth.login", email[:200], actor=_anonymous(email), error_code="throttled",
@@ -90,7 +92,7 @@ def login() -> Response:
     # One verification whether or not the account exists: the same answer in about the same time.
     ok = verify_password(row.password_hash if row else None, body.password) and row is not None and not row.disabled
     if not ok or row is None:
-        c.throttle.record_failure(email, g.client_ip)
+        c.throttle.record_failure(email, address)
         with c.engine.begin() as conn:
             events.record(conn, "auth.login", row.id if row else email[:200], actor=_anonymous(email),
                           error_code="invalid_credentials")  # fmt: skip
