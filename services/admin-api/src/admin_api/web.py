@@ -17,6 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+from pydantic import ValidationError
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from admin_api.adapters.tables import idempotency_record
@@ -137,8 +138,15 @@ def _claim_idempotency_key(c: Container, admin_id: str) -> Response | None:
     return replay
 
 
+def replay_with(body: bytes) -> None:
+    """Store `body` for replays of this request's Idempotency-Key instead of the response itself: for
+    an answer carrying a one-time secret (an invitation link) that must exist nowhere else."""
+    g.idempotency_replay_body = body
+
+
 def _finish_idempotency(response: Response) -> Response:
     claim = g.pop("idempotency", None)
+    replay_body = g.pop("idempotency_replay_body", None)
     if claim is None:
         return response
     t = idempotency_record.c
@@ -147,9 +155,8 @@ def _finish_idempotency(response: Response) -> Response:
         if response.status_code >= 500 or response.is_streamed:
             conn.execute(idempotency_record.delete().where(*where))  # let a retry run it again
         else:
-            conn.execute(
-                idempotency_record.update().where(*where).values(status=response.status_code, body=response.get_data())
-            )
+            body = replay_body if replay_body is not None else response.get_data()
+            conn.execute(idempotency_record.update().where(*where).values(status=response.status_code, body=body))
     return response
 
 
@@ -176,6 +183,12 @@ def create_app(c: Container, blueprints: list[Blueprint] | None = None) -> Flask
     app.teardown_request(_release_actor)
     for blueprint in blueprints or routes.BLUEPRINTS:
         app.register_blueprint(blueprint)
+
+    @app.errorhandler(ValidationError)
+    def _invalid(exc: ValidationError) -> Response:
+        """A body spectree let through (e.g. `[]` for a model whose fields are all optional)."""
+        fields = [{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()]
+        return error_response(400, "invalid_request", "The request is not valid.", {"fields": fields})
 
     @app.get("/api/admin/openapi.json")
     def openapi() -> Any:

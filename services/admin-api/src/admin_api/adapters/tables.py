@@ -101,6 +101,13 @@ client = sa.Table(
     sa.Index("uq_client_slug_live", "slug", unique=True, postgresql_where=sa.text("deleted_at IS NULL")),
     sa.Index("ix_client_name_lower", sa.text("lower(name)")),
     sa.Index("ix_client_created", "created_at", "id"),
+    # The list's "last active" sort: never-active clients sort as 1970 (admin_api.service_layer.directory.NEVER).
+    sa.Index(
+        "ix_client_last_active",
+        sa.text("coalesce(last_active_at, '1970-01-01T00:00:00+00:00'::timestamptz)"),
+        "id",
+        postgresql_where=sa.text("deleted_at IS NULL"),
+    ),
 )
 
 app_user = sa.Table(
@@ -115,6 +122,7 @@ app_user = sa.Table(
     sa.Column("deleted_at", TS),
     *_created_updated(),
     sa.Index("uq_app_user_email_live", "email", unique=True, postgresql_where=sa.text("deleted_at IS NULL")),
+    sa.Index("ix_app_user_created", "created_at", "id", postgresql_where=sa.text("deleted_at IS NULL")),
 )
 
 membership = sa.Table(

@@ -19,13 +19,17 @@ from scenergy.audit.v1 import audit_pb2 as pb
 
 bp = Blueprint("audit", __name__, url_prefix="/api/admin/audit")
 
+ACTION = r"^([a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)?)?$"
+NAME = r"^([a-z][a-z0-9_]*)?$"
 ERRORS = {"HTTP_400": ErrorEnvelope, "HTTP_401": ErrorEnvelope, "HTTP_404": ErrorEnvelope, "HTTP_503": ErrorEnvelope}
 
 
 class AuditQuery(Model):
     admin: str = Field("", max_length=200, description="the acting admin's id")
-    action: str = Field("", max_length=100, description="credit.grant, or credit for every credit action")
-    entity_type: str = Field("", max_length=64)
+    action: str = Field(
+        "", max_length=100, pattern=ACTION, description="credit.grant, or credit for every credit action"
+    )
+    entity_type: str = Field("", max_length=64, pattern=NAME)
     entity_id: str = Field("", max_length=200)
     occurred_from: AwareDatetime | None = None
     occurred_to: AwareDatetime | None = None
@@ -39,8 +43,8 @@ class AuditQuery(Model):
 class ExportQuery(Model):
     format: Literal["csv", "jsonl"] = "csv"
     admin: str = Field("", max_length=200)
-    action: str = Field("", max_length=100)
-    entity_type: str = Field("", max_length=64)
+    action: str = Field("", max_length=100, pattern=ACTION)
+    entity_type: str = Field("", max_length=64, pattern=NAME)
     entity_id: str = Field("", max_length=200)
     occurred_from: AwareDatetime | None = None
     occurred_to: AwareDatetime | None = None
@@ -158,7 +162,8 @@ def list_entries() -> EntriesOut:
 
 @bp.get("/export")
 @spec.validate(
-    query=ExportQuery, resp=Responses(HTTP_400=ErrorEnvelope, HTTP_401=ErrorEnvelope, HTTP_503=ErrorEnvelope)
+    query=ExportQuery,
+    resp=Responses("HTTP_200", HTTP_400=ErrorEnvelope, HTTP_401=ErrorEnvelope, HTTP_503=ErrorEnvelope),
 )
 def export() -> Response:
     """The filtered log as CSV or JSON lines, streamed (oldest first); the export is itself audited."""

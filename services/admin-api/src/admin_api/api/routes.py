@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from admin_api.api import auth
+from admin_api.api import admins, audit, auth, clients, credits, dashboard, members, settings, users
 
-BLUEPRINTS = [auth.bp]
+BLUEPRINTS = [auth.bp, credits.bp, audit.bp, dashboard.bp, settings.bp, admins.bp, clients.bp, users.bp, members.bp]

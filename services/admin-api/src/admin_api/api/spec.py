@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 from spectree import SecurityScheme, SecuritySchemeData, SpecTree
 from spectree.models import InType, SecureType
 
@@ -49,10 +49,35 @@ spec = SpecTree(
 )
 
 
+def _unstorable(value: Any) -> bool:
+    """Text PostgreSQL can't store (NUL) or UTF-8 can't encode (a lone surrogate), at any depth."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return True
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_unstorable(k) or _unstorable(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_unstorable(v) for v in value)
+    return False
+
+
 class Model(BaseModel):
-    """Request bodies refuse unknown fields: a typo is an error, not a silent no-op."""
+    """Request bodies and query strings: unknown fields refused (a typo is an error, not a silent
+    no-op), and text that could never be stored refused up front rather than failing in the database."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable_text(cls, data: Any) -> Any:
+        if _unstorable(data):
+            raise ValueError("text must not contain NUL characters or unpaired surrogates")
+        return data
 
 
 class Out(BaseModel):

@@ -53,6 +53,13 @@ def upgrade() -> None:
     op.create_index(
         "uq_app_user_email_live", "app_user", ["email"], unique=True, postgresql_where=sa.text("deleted_at IS NULL")
     )
+    op.create_index(
+        "ix_app_user_created",
+        "app_user",
+        ["created_at", "id"],
+        unique=False,
+        postgresql_where=sa.text("deleted_at IS NULL"),
+    )
     op.create_table(
         "client",
         sa.Column("id", sa.Text(), nullable=False),
@@ -78,6 +85,13 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_client")),
     )
     op.create_index("ix_client_created", "client", ["created_at", "id"], unique=False)
+    op.create_index(
+        "ix_client_last_active",
+        "client",
+        [sa.text("coalesce(last_active_at, '1970-01-01T00:00:00+00:00'::timestamptz)"), "id"],
+        unique=False,
+        postgresql_where=sa.text("deleted_at IS NULL"),
+    )
     op.create_index("ix_client_name_lower", "client", [sa.literal_column("lower(name)")], unique=False)
     op.create_index(
         "uq_client_slug_live", "client", ["slug"], unique=True, postgresql_where=sa.text("deleted_at IS NULL")
