@@ -11,23 +11,13 @@ import sqlalchemy as sa
 
 from admin_api.adapters.tables import admin_session, admin_user, outbox, platform_setting
 from admin_api.service_layer import admins as admin_service
+from admin_api.testing import events_of
 from scenergy.common.identity import Role
 from scenergy.common.ids import new_id
 
 ROOT = "/api/admin/settings/admins"
 ME = "/api/admin/auth/me"
 STRONG = "a sturdy passphrase for 2 admins"
-
-
-def events_of(container, action, entity_id=None):
-    entity, verb = action.split(".")
-    with container.engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(outbox.c.payload)
-            .where(outbox.c.routing_key == f"admin_api.{entity}.{verb}")
-            .order_by(outbox.c.seq)
-        ).scalars()
-        return [p for p in rows if entity_id is None or p["entity"]["id"] == entity_id]
 
 
 def row_of(container, admin_id):

@@ -2,21 +2,9 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-
-from admin_api.adapters.tables import admin_user, outbox
+from admin_api.adapters.tables import admin_user
+from admin_api.testing import events_of
 from scenergy.common.identity import Role
-
-
-def events_of(container, action, entity_id=None):
-    entity, verb = action.split(".")
-    with container.engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(outbox.c.payload)
-            .where(outbox.c.routing_key == f"admin_api.{entity}.{verb}")
-            .order_by(outbox.c.seq)
-        ).scalars()
-        return [p for p in rows if entity_id is None or p["entity"]["id"] == entity_id]
 
 
 def test_login_sets_a_hardened_cookie_and_returns_the_admin_and_csrf_token(new_client, make_admin, container):

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 
-from admin_api.adapters.tables import client, collection_session, invitation, membership, outbox, product
+from admin_api.adapters.tables import client, collection_session, invitation, membership, product
 from admin_api.clients.platform import Platform
+from admin_api.testing import events_of, make_client, tag
 from scenergy.common import context
 from scenergy.common.identity import Role
 from scenergy.common.ids import new_id
@@ -18,33 +18,6 @@ from scenergy.common.testing.actors import ADMIN
 from scenergy.credits.v1 import credits_pb2
 
 NOW = datetime.now(UTC)
-
-
-def events_of(container, action, entity_id=None):
-    entity, verb = action.split(".")
-    with container.engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(outbox.c.payload)
-            .where(outbox.c.routing_key == f"admin_api.{entity}.{verb}")
-            .order_by(outbox.c.seq)
-        ).scalars()
-        return [p for p in rows if entity_id is None or p["entity"]["id"] == entity_id]
-
-
-def tag() -> str:
-    return "t" + uuid.uuid4().hex[:10]
-
-
-def make_client(container, name, **values):
-    """A client row straight into the database (no credits account: its balance is null)."""
-    client_id = new_id("cli")
-    with container.engine.begin() as conn:
-        conn.execute(
-            client.insert().values(
-                id=client_id, name=name, slug=values.pop("slug", client_id.replace("_", "-")), **values
-            )
-        )
-    return client_id
 
 
 def add_user(container, client_id, role="editor", status="active"):

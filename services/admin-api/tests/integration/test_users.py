@@ -7,33 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
-from admin_api.adapters.tables import app_user, client, invitation, membership, outbox
+from admin_api.adapters.tables import app_user, invitation, membership
+from admin_api.testing import events_of, make_client, tag
 from scenergy.common.identity import Role
 from scenergy.common.ids import new_id
 
 NOW = datetime.now(UTC)
-
-
-def events_of(container, action, entity_id=None):
-    entity, verb = action.split(".")
-    with container.engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(outbox.c.payload)
-            .where(outbox.c.routing_key == f"admin_api.{entity}.{verb}")
-            .order_by(outbox.c.seq)
-        ).scalars()
-        return [p for p in rows if entity_id is None or p["entity"]["id"] == entity_id]
-
-
-def tag() -> str:
-    return "t" + uuid.uuid4().hex[:10]
-
-
-def make_client(container, name, **values):
-    client_id = new_id("cli")
-    with container.engine.begin() as conn:
-        conn.execute(client.insert().values(id=client_id, name=name, slug=client_id.replace("_", "-"), **values))
-    return client_id
 
 
 def make_user(container, email, name="", **values):

@@ -13,10 +13,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from prometheus_client import Counter, Gauge
 from sqlalchemy import Engine
 from sqlalchemy.dialects.postgresql import JSONB
 
 from scenergy.common.messaging import Publisher
+from scenergy.common.runner import PeriodicTask
 
 log = logging.getLogger(__name__)
 
@@ -102,3 +104,27 @@ class OutboxRelay:
                 table.delete().where(table.c.published_at.is_not(None), table.c.published_at < cutoff)
             )
         return int(result.rowcount or 0)
+
+
+EVENTS_RELAYED = Counter("outbox_relayed_total", "Events published from the outbox")
+OUTBOX_PENDING = Gauge("outbox_pending", "Events written but not yet published")
+OUTBOX_AGE = Gauge("outbox_oldest_age_seconds", "Age of the oldest unpublished event")
+
+
+def relay_tasks(relay: OutboxRelay) -> list[PeriodicTask]:
+    """What every service's worker runs for its outbox: the relay loop, and its lag gauges."""
+
+    def relay_batch() -> int:
+        count = relay.relay_once()
+        EVENTS_RELAYED.inc(count)
+        return count
+
+    def measure_lag() -> None:
+        pending, age = relay.pending()
+        OUTBOX_PENDING.set(pending)
+        OUTBOX_AGE.set(age)
+
+    return [
+        PeriodicTask("outbox-relay", relay_batch, interval_s=0.2, drain=True),
+        PeriodicTask("outbox-lag", measure_lag, interval_s=10.0),
+    ]

@@ -11,7 +11,6 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from flask import Flask
-from prometheus_client import Counter, Gauge
 
 from admin_api.adapters.tables import idempotency_record
 from admin_api.bootstrap import SERVICE_NAME, Container, bootstrap
@@ -21,14 +20,10 @@ from scenergy.common.http import init_app
 from scenergy.common.logging import configure_logging
 from scenergy.common.messaging import Publisher, connect
 from scenergy.common.ops_server import serve_in_background
-from scenergy.common.outbox import OutboxRelay
+from scenergy.common.outbox import OutboxRelay, relay_tasks
 from scenergy.common.runner import PeriodicTask, TaskRunner
 
 log = logging.getLogger(__name__)
-
-EVENTS_RELAYED = Counter("admin_api_outbox_relayed_total", "Events published from the outbox")
-OUTBOX_PENDING = Gauge("admin_api_outbox_pending", "Events written but not yet published")
-OUTBOX_AGE = Gauge("admin_api_outbox_oldest_age_seconds", "Age of the oldest unpublished event")
 
 IDEMPOTENCY_KEPT = timedelta(hours=24)
 WEEK_S = 7 * 24 * 3600
@@ -42,16 +37,6 @@ def purge_idempotency_records(container: Container) -> int:
 
 
 def build_tasks(container: Container, relay: OutboxRelay) -> list[PeriodicTask]:
-    def relay_batch() -> int:
-        count = relay.relay_once()
-        EVENTS_RELAYED.inc(count)
-        return count
-
-    def measure_lag() -> None:
-        pending, age = relay.pending()
-        OUTBOX_PENDING.set(pending)
-        OUTBOX_AGE.set(age)
-
     def purge() -> int:
         return (
             container.sessions.purge_expired()
@@ -60,11 +45,7 @@ def build_tasks(container: Container, relay: OutboxRelay) -> list[PeriodicTask]:
             + relay.purge_published(older_than_s=WEEK_S)
         )
 
-    return [
-        PeriodicTask("outbox-relay", relay_batch, interval_s=0.2, drain=True),
-        PeriodicTask("outbox-lag", measure_lag, interval_s=10.0),
-        PeriodicTask("purge", purge, interval_s=600.0),
-    ]
+    return [*relay_tasks(relay), PeriodicTask("purge", purge, interval_s=600.0)]
 
 
 def main() -> None:

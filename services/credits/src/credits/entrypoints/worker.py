@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter
 
 from credits.bootstrap import SERVICE_NAME, Container, bootstrap
 from credits.config import Settings
@@ -20,15 +20,12 @@ from scenergy.common.http import init_app
 from scenergy.common.logging import configure_logging
 from scenergy.common.messaging import Publisher, connect
 from scenergy.common.ops_server import serve_in_background
-from scenergy.common.outbox import OutboxRelay
+from scenergy.common.outbox import OutboxRelay, relay_tasks
 from scenergy.common.runner import PeriodicTask, TaskRunner
 
 log = logging.getLogger(__name__)
 
-EVENTS_RELAYED = Counter("credits_outbox_relayed_total", "Events published from the outbox")
 HOLDS_EXPIRED = Counter("credits_holds_expired_total", "Holds voided after their ttl")
-OUTBOX_PENDING = Gauge("credits_outbox_pending", "Events written but not yet published")
-OUTBOX_AGE = Gauge("credits_outbox_oldest_age_seconds", "Age of the oldest unpublished event")
 
 WEEK_S = 7 * 24 * 3600
 
@@ -36,29 +33,18 @@ WEEK_S = 7 * 24 * 3600
 def build_tasks(container: Container, relay: OutboxRelay) -> list[PeriodicTask]:
     settings = container.settings
 
-    def relay_batch() -> int:
-        count = relay.relay_once()
-        EVENTS_RELAYED.inc(count)
-        return count
-
     def expire_holds() -> int:
         count = container.service.expire_holds()
         HOLDS_EXPIRED.inc(count)
         return count
-
-    def measure_lag() -> None:
-        pending, age = relay.pending()
-        OUTBOX_PENDING.set(pending)
-        OUTBOX_AGE.set(age)
 
     def purge() -> int:
         purged = container.service.ledger.purge_idempotency_records(older_than_days=settings.idempotency_retention_days)
         return purged + relay.purge_published(older_than_s=WEEK_S)
 
     return [
-        PeriodicTask("outbox-relay", relay_batch, interval_s=0.2, drain=True),
+        *relay_tasks(relay),
         PeriodicTask("hold-expiry", expire_holds, interval_s=5.0, drain=True),
-        PeriodicTask("outbox-lag", measure_lag, interval_s=10.0),
         PeriodicTask("retention-purge", purge, interval_s=3600.0),
     ]
 
