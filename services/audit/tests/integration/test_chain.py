@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import pytest
@@ -11,6 +12,7 @@ from sqlalchemy.exc import DBAPIError
 from audit.adapters.store import AuditStore
 from audit.domain.chain import ChainSigner, entry_hash
 from audit.domain.prepare import prepare
+from audit.entrypoints.verify import main as verify_main
 from audit.service_layer.verify import verify_chain
 from scenergy.common.db import sqlalchemy_url
 
@@ -149,3 +151,19 @@ def test_a_forged_entry_spliced_into_the_middle_is_named(chain):
     report = verify_chain(container.store)
     assert report.first.entry_id == ids[6]
     assert report.first.kind in ("modified", "forged")
+
+
+def test_the_verify_command_exits_0_when_intact_and_1_naming_the_entry_when_not(chain, monkeypatch, capsys):
+    container, ids = chain
+    settings = container.settings
+    monkeypatch.setenv("DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("BROKER_URL", "memory://")
+    monkeypatch.setenv("SERVICE_CREDENTIAL_KEY", settings.service_credential_key)
+    monkeypatch.setenv("AUDIT_SIGNING_KEY", settings.signing_key)
+    assert verify_main(["--checkpoint"]) == 0
+    intact = json.loads(capsys.readouterr().out)
+    assert intact["ok"] and intact["entries_checked"] == 10 and intact["checkpoint"].startswith("chk_")
+    tamper(container, "DELETE FROM audit_log WHERE seq = 4")
+    assert verify_main([]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert (report["first_bad_id"], report["first_problem"], report["missing"]) == (ids[5], "missing", 1)
