@@ -57,12 +57,27 @@ from typing import Any
 
 import grpc
 import psycopg
-from benchlib import ServerProcess, child_env, free_port, json_line, percentile, raise_on_sigterm
+from benchlib import (
+    ACTIONS,
+    ADMINS,
+    ENTITIES_PER_TYPE,
+    ERRORS,
+    REASONS,
+    Database,
+    ServerProcess,
+    admin_id,
+    child_env,
+    entity_id,
+    fill_audit_log,
+    free_port,
+    json_line,
+    percentile,
+    raise_on_sigterm,
+)
 from kombu import Connection, Message, Producer
 from kombu.mixins import ConsumerMixin
 from psycopg.types.json import Jsonb
 from sqlalchemy import Engine, event
-from sqlalchemy.engine import make_url
 
 from audit.bootstrap import MIGRATIONS, Container, bootstrap
 from audit.config import Settings
@@ -73,7 +88,7 @@ from audit.service_layer.verify import verify_chain
 from audit.views import AuditViews
 from scenergy.audit.v1 import audit_pb2 as pb
 from scenergy.audit.v1 import audit_pb2_grpc as pb_grpc
-from scenergy.common.db import drop_database, make_engine, sqlalchemy_url
+from scenergy.common.db import drop_database, make_engine
 from scenergy.common.events import make_envelope
 from scenergy.common.grpc_client import CallMetadata, make_channel
 from scenergy.common.identity import Actor, ActorType, Role, ServiceCredential
@@ -82,7 +97,6 @@ from scenergy.common.messaging import QueueSpec, Topology, connect
 from scenergy.common.migrations import upgrade
 from scenergy.common.testing.actors import ADMIN
 
-DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_BROKER_URL = "amqp://guest:guest@127.0.0.1:5672//"
 AUDIT_SERVICE = "scenergy.audit.v1.AuditService"
 TARGET_INGEST_RATIO = 0.5
@@ -93,41 +107,6 @@ PAGE_CALLS = 300
 POLL_S = 0.01
 STALL_S = 60.0  # no progress for this long: the run is broken (e.g. messages dead-lettered)
 
-ADMINS = 50
-ENTITIES_PER_TYPE = 5_000  # four entity types: ~20,000 entities
-REASONS = (
-    "Beta tester reward", "Support goodwill gesture", "Annual plan renewal", "Duplicate charge",
-    "Spring promotion", "Data migration fix", "Partner onboarding", "Outage compensation",
-    "Manual correction", "Referral bonus",
-)  # fmt: skip
-ERRORS = (
-    ("insufficient_credits", "The balance is too low"), ("not_found", "No such entity"),
-    ("conflict", "The entity changed meanwhile"), ("permission_denied", "The role may not do this"),
-    ("invalid_argument", "A field is out of range"),
-)  # fmt: skip
-# (action, entity id prefix, source, description: %1$s is the amount, %2$s the reason)
-ACTIONS = (
-    ("credit.grant", "cli", "credits", "Granted %1$s credits (%2$s)"),
-    ("credit.adjust", "cli", "credits", "Added %1$s credits by adjustment (%2$s)"),
-    ("credit.refund", "cli", "credits", "Refunded %1$s credits (%2$s)"),
-    ("credit.purchase", "cli", "credits", "Purchased %1$s credits"),
-    ("credit.expire", "cli", "credits", "Expired %1$s credits"),
-    ("client.create", "cli", "clients", "Created the client"),
-    ("client.update", "cli", "clients", "Updated the client (%2$s)"),
-    ("client.suspend", "cli", "clients", "Suspended the client (%2$s)"),
-    ("client.reactivate", "cli", "clients", "Reactivated the client"),
-    ("client.delete", "cli", "clients", "Deleted the client (%2$s)"),
-    ("user.invite", "usr", "users", "Invited a user"),
-    ("user.create", "usr", "users", "Created the user"),
-    ("user.update", "usr", "users", "Updated the user"),
-    ("user.disable", "usr", "users", "Disabled the user (%2$s)"),
-    ("user.reset_password", "usr", "users", "Reset the user's password"),
-    ("job.create", "job", "generation", "Started a generation job"),
-    ("job.cancel", "job", "generation", "Cancelled the generation job (%2$s)"),
-    ("job.retry", "job", "generation", "Retried the generation job"),
-    ("job.fail", "job", "generation", "Marked the generation job as failed"),
-    ("job.complete", "job", "generation", "Completed the generation job"),
-)
 TEXT_QUERIES = (
     "refund", "beta tester", "outage", "password", "suspended client", "migration", "granted",
     "duplicate charge", "generation job", "failed", "referral", "annual renewal",
@@ -138,38 +117,6 @@ _STARTED = time.monotonic()
 
 def log(message: str) -> None:
     print(f"[bench {time.monotonic() - _STARTED:6.1f}s] {message}", file=sys.stderr, flush=True)
-
-
-def admin_id(n: int) -> str:
-    return f"adm_bench{n:04d}"
-
-
-def entity_id(prefix: str, n: int) -> str:
-    return f"{prefix}_bench{n:05d}"
-
-
-@dataclass(frozen=True)
-class Database:
-    url: str  # SQLAlchemy (psycopg 3)
-    libpq_url: str  # plain libpq, for psycopg.connect
-
-    @classmethod
-    def fresh(cls) -> Database:
-        base = make_url(sqlalchemy_url(os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)))
-        target = base.set(database=f"bench_audit_{secrets.token_hex(4)}")
-        return cls(
-            url=target.render_as_string(hide_password=False),
-            libpq_url=target.set(drivername="postgresql").render_as_string(hide_password=False),
-        )
-
-    def connect(self, **kwargs: Any) -> psycopg.Connection[Any]:
-        return psycopg.connect(self.libpq_url, application_name="bench-audit", **kwargs)
-
-
-def scalar(pg: psycopg.Connection[Any], sql: str) -> Any:
-    row = pg.execute(sql).fetchone()
-    assert row is not None
-    return row[0]
 
 
 def wait_for(progress: Callable[[], int], goal: int, what: str) -> None:
@@ -416,94 +363,10 @@ def ingest(args: argparse.Namespace, db: Database, broker: Broker, container: Co
 # -- a million entries ----------------------------------------------------------------------------
 
 
-def _values(rows: list[tuple[Any, ...]]) -> str:
-    """A VALUES list of literals (the benchmark's own constants, quoted here; `%` doubled, as the
-    statement goes through psycopg with parameters)."""
-
-    def literal(value: Any) -> str:
-        return str(value) if isinstance(value, int) else "'" + str(value).replace("'", "''").replace("%", "%%") + "'"
-
-    return ", ".join("(" + ", ".join(literal(v) for v in row) + ")" for row in rows)
-
-
-# Random draws per row in a subquery, joined to the vocabulary. Actions are skewed (grants are
-# common, deletions rare), and so are the admins (a few do most of the work); 15% are services.
-FILL_SQL = f"""
-INSERT INTO audit_log (seq, id, occurred_at, recorded_at, source, event_type, action, entity_type, entity_id,
-    actor_type, actor_id, actor_role, ip_address, user_agent, request_id, outcome, error_code, error_message,
-    description, previous_state, new_state, metadata, redacted_fields, prev_hash, hash)
-SELECT
-    g.seq,
-    'evt_bench' || lpad(g.seq::text, 12, '0'),
-    g.at,
-    g.at + interval '30 milliseconds',
-    a.source,
-    a.source || '.' || a.action,
-    a.action,
-    split_part(a.action, '.', 1),
-    a.prefix || '_bench' || lpad(g.entity_no::text, 5, '0'),
-    CASE WHEN g.admin_no < {ADMINS} THEN 'admin' ELSE 'system' END,
-    CASE WHEN g.admin_no < {ADMINS} THEN 'adm_bench' || lpad(g.admin_no::text, 4, '0') ELSE a.source END,
-    CASE WHEN g.admin_no < 5 THEN 'super_admin' WHEN g.admin_no < {ADMINS} THEN 'admin' END,
-    CASE WHEN g.admin_no < {ADMINS} THEN '203.0.113.' || g.admin_no END,
-    CASE WHEN g.admin_no < {ADMINS} THEN 'Mozilla/5.0 (X11; Linux x86_64)' END,
-    'req_bench' || g.seq,
-    CASE WHEN g.failed THEN 'failure' ELSE 'success' END,
-    CASE WHEN g.failed THEN e.code END,
-    CASE WHEN g.failed THEN e.message END,
-    CASE WHEN g.failed THEN 'Failed: ' || lower(left(d.text, 1)) || substr(d.text, 2) || ' (' || e.code || ')'
-         ELSE d.text END,
-    jsonb_build_object('status', 'active', 'version', g.version, 'balance', g.amount * 7),
-    CASE WHEN NOT g.failed THEN jsonb_build_object('status', 'active', 'version', g.version + 1,
-                                                  'balance', g.amount * 8) END,
-    jsonb_build_object('amount', g.amount, 'reason', r.reason),
-    '{{}}',
-    md5((g.seq - 1)::text) || md5(g.seq::text),
-    md5(g.seq::text) || md5((g.seq + 1)::text)
-FROM (
-    SELECT
-        s AS seq,
-        now() - interval '365 days' + (s - %(first)s) * (interval '365 days' / %(count)s)
-            + random() * interval '5 minutes' AS at,
-        floor(power(random(), 1.7) * {len(ACTIONS)})::int AS action_no,
-        floor(random() * {ENTITIES_PER_TYPE})::int AS entity_no,
-        CASE WHEN random() < 0.85 THEN floor(power(random(), 1.5) * {ADMINS})::int ELSE {ADMINS} END AS admin_no,
-        random() < 0.03 AS failed,
-        floor(random() * {len(REASONS)})::int AS reason_no,
-        floor(random() * {len(ERRORS)})::int AS error_no,
-        (floor(random() * 100)::int + 1) * 10 AS amount,
-        floor(random() * 40)::int + 1 AS version
-    FROM generate_series(%(first)s, %(last)s) AS s
-) AS g
-JOIN (VALUES {_values([(i, *action) for i, action in enumerate(ACTIONS)])}) AS a(no, action, prefix, source, template)
-    ON a.no = g.action_no
-JOIN (VALUES {_values(list(enumerate(REASONS)))}) AS r(no, reason) ON r.no = g.reason_no
-JOIN (VALUES {_values([(i, c, m) for i, (c, m) in enumerate(ERRORS)])}) AS e(no, code, message)
-    ON e.no = g.error_no
-CROSS JOIN LATERAL (SELECT format(a.template, to_char(g.amount, 'FM999,999'), r.reason) AS text) AS d
-"""
-
-
 def fill(db: Database, entries: int) -> int:
-    """Bring the log to `entries` rows (as the owner, in one statement), move the chain head to the
-    last, then VACUUM ANALYZE as autovacuum would have by then. Returns the number of rows."""
+    """Bring the log to `entries` rows (benchlib.fill_audit_log); returns the number of rows."""
     with db.connect(autocommit=True) as pg:
-        head = int(scalar(pg, "SELECT coalesce(max(seq), 0) FROM audit_log"))
-        if entries > head:
-            log(f"filling audit_log from {head:,} to {entries:,} entries")
-            started = time.monotonic()
-            pg.execute("SELECT setseed(0.42)")
-            pg.execute("SET statement_timeout = 0")
-            pg.execute(FILL_SQL, {"first": head + 1, "last": entries, "count": entries - head})
-            pg.execute("UPDATE chain_head SET seq = l.seq, hash = l.hash FROM (SELECT seq, hash FROM audit_log"
-                       " ORDER BY seq DESC LIMIT 1) AS l")  # fmt: skip
-            log(f"filled in {time.monotonic() - started:.0f} s; vacuum analyze")
-        pg.execute("SET maintenance_work_mem = '256MB'")
-        pg.execute("VACUUM (ANALYZE) audit_log")
-        rows = int(scalar(pg, "SELECT count(*) FROM audit_log"))
-        size = scalar(pg, "SELECT pg_size_pretty(pg_total_relation_size('audit_log'))")
-    log(f"audit_log: {rows:,} entries, {size} with its indexes")
-    return rows
+        return fill_audit_log(pg, entries, log)
 
 
 # -- the gRPC server ------------------------------------------------------------------------------
@@ -728,7 +591,7 @@ def export(db: Database, broker_url: str, key: str, signing_key: str, fmt: str) 
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    db = Database.fresh()
+    db = Database.named(f"bench_audit_{secrets.token_hex(4)}", "bench-audit")
     broker = Broker(os.environ.get("BENCH_BROKER_URL", DEFAULT_BROKER_URL))
     key = secrets.token_urlsafe(32)
     settings = Settings(
@@ -746,7 +609,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
     with ExitStack() as cleanup:
         cleanup.callback(_quietly, "drop the database", drop_database, db.url)
-        log(f"creating and migrating {make_url(db.url).database}")
+        log(f"creating and migrating {db.name}")
         upgrade(MIGRATIONS, db.url)
         if not args.skip_ingest:
             cleanup.callback(_quietly, "delete the queues and exchanges", broker.delete_all)

@@ -1,4 +1,5 @@
-"""Helpers shared by the benchmarks: load loops, percentiles, server subprocesses and the JSON line.
+"""Helpers shared by the benchmarks: load loops, percentiles, server subprocesses, databases, a synthetic
+audit log and the JSON line.
 
 House rules: measure the peer or limit in the same run (machines are noisy), end with exactly one
 line of JSON holding every figure, and name each comparison `*_ratio`, oriented so higher is better
@@ -17,12 +18,18 @@ import subprocess
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
+import psycopg
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from sqlalchemy.engine import make_url
+
+from scenergy.common.db import sqlalchemy_url
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -51,6 +58,9 @@ class Result:
     first_error: str | None = None
     probed: tuple[Any, Any] | None = None  # what `probe` returned at the window's start and end
     max_send_lag: float = 0.0  # open loop: how far behind its schedule the sender fell
+    # Closed loop, ops that return a label (a kind of call): latencies and errors per label.
+    by_label: dict[str, list[float]] = field(default_factory=dict)
+    errors_by_label: dict[str, int] = field(default_factory=dict)
 
     @property
     def rate(self) -> float:
@@ -59,9 +69,12 @@ class Result:
     def ms(self, q: float) -> float:
         return percentile(self.latencies, q) * 1000
 
+    def label_ms(self, label: str, q: float) -> float:
+        return percentile(self.by_label.get(label, []), q) * 1000
+
 
 def closed_loop(
-    make_op: Callable[[int], Callable[[], None]],
+    make_op: Callable[[int], Callable[[], str | None]],
     *,
     threads: int,
     seconds: float,
@@ -73,6 +86,8 @@ def closed_loop(
     `make_op(i)` is called in thread i before the clock starts (connect, sign, ...). Ops that finish
     inside the window after `warmup` count; an op's latency counts if it also started inside it.
     An op signals failure by raising; if it has a `close` attribute, that is called at the end.
+    An op may return a label (its kind of call): latencies then also count per label, and so do
+    errors whose exception has a `label` attribute.
     `probe` (e.g. a CPU snapshot) is called at the start and the end of the window.
     """
     window = [0.0, 0.0]
@@ -102,6 +117,8 @@ def closed_loop(
         start, end = window
         ok = errors = 0
         latencies: list[float] = []
+        by_label: dict[str, list[float]] = {}
+        errors_by_label: dict[str, int] = {}
         first_error = None
         perf_counter = time.perf_counter
         while not stop.is_set():
@@ -109,17 +126,22 @@ def closed_loop(
             if began >= end:
                 break
             try:
-                op()
+                label = op()
             except Exception as exc:
                 if start <= perf_counter() <= end:
                     errors += 1
                     first_error = first_error or " ".join(repr(exc).split())
+                    failed = getattr(exc, "label", None)
+                    if failed is not None:
+                        errors_by_label[failed] = errors_by_label.get(failed, 0) + 1
                 continue
             done = perf_counter()
             if start <= done <= end:
                 ok += 1
                 if began >= start:
                     latencies.append(done - began)
+                    if label is not None:
+                        by_label.setdefault(label, []).append(done - began)
         probed.wait()  # keep connections open until the window's end is measured
         close = getattr(op, "close", None)
         if close is not None:
@@ -129,6 +151,10 @@ def closed_loop(
             totals.errors += errors
             totals.latencies += latencies
             totals.first_error = totals.first_error or first_error
+            for name, values in by_label.items():
+                totals.by_label.setdefault(name, []).extend(values)
+            for name, count in errors_by_label.items():
+                totals.errors_by_label[name] = totals.errors_by_label.get(name, 0) + count
 
     pool = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(threads)]
     for thread in pool:
@@ -152,6 +178,8 @@ def closed_loop(
     if setup_errors:
         raise setup_errors[0]
     totals.latencies.sort()
+    for values in totals.by_label.values():
+        values.sort()
     return totals
 
 
@@ -316,6 +344,22 @@ class ServerProcess:
                     raise RuntimeError(f"{self.name} not ready on {target} after {timeout}s:\n{self.output()}")
                 time.sleep(0.1)
 
+    def wait_http_ready(self, url: str, timeout: float = 30.0) -> None:
+        """Poll `url` (e.g. a /readyz) until it answers 200."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n{self.output()}")
+            try:
+                with urllib.request.urlopen(url, timeout=1.0) as response:
+                    if response.status == 200:
+                        return
+            except (OSError, urllib.error.URLError):
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.name} not ready at {url} after {timeout}s:\n{self.output()}")
+            time.sleep(0.1)
+
     def stop(self, grace: float = 10.0) -> None:
         """SIGTERM (the servers drain and exit), then SIGKILL if it takes longer than `grace`."""
         stop_all([self], grace)
@@ -362,3 +406,178 @@ def json_line(figures: Mapping[str, Any]) -> str:
         return value
 
     return json.dumps({key: tidy(value) for key, value in figures.items()}, sort_keys=True)
+
+
+# -- databases ------------------------------------------------------------------------------------
+
+DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+@dataclass(frozen=True)
+class Database:
+    """A database of the benchmark's own, on the server of BENCH_DATABASE_URL (default: postgres@127.0.0.1)."""
+
+    url: str  # SQLAlchemy (psycopg 3)
+    libpq_url: str  # plain libpq, for psycopg.connect
+    application_name: str = "bench"
+
+    @classmethod
+    def named(cls, name: str, application_name: str = "bench") -> Database:
+        base = make_url(sqlalchemy_url(os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)))
+        target = base.set(database=name)
+        return cls(
+            url=target.render_as_string(hide_password=False),
+            libpq_url=target.set(drivername="postgresql").render_as_string(hide_password=False),
+            application_name=application_name,
+        )
+
+    @property
+    def name(self) -> str:
+        return str(make_url(self.url).database)
+
+    def connect(self, **kwargs: Any) -> psycopg.Connection[Any]:
+        kwargs.setdefault("application_name", self.application_name)
+        return psycopg.connect(self.libpq_url, **kwargs)
+
+
+def scalar(pg: psycopg.Connection[Any], sql: str, params: Any = None) -> Any:
+    row = pg.execute(sql, params).fetchone()
+    assert row is not None
+    return row[0]
+
+
+# -- a synthetic audit log (bench/audit.py, bench/gateway.py) -------------------------------------
+
+ADMINS = 50
+ENTITIES_PER_TYPE = 5_000  # four entity types: ~20,000 entities
+REASONS = (
+    "Beta tester reward", "Support goodwill gesture", "Annual plan renewal", "Duplicate charge",
+    "Spring promotion", "Data migration fix", "Partner onboarding", "Outage compensation",
+    "Manual correction", "Referral bonus",
+)  # fmt: skip
+ERRORS = (
+    ("insufficient_credits", "The balance is too low"), ("not_found", "No such entity"),
+    ("conflict", "The entity changed meanwhile"), ("permission_denied", "The role may not do this"),
+    ("invalid_argument", "A field is out of range"),
+)  # fmt: skip
+# (action, entity id prefix, source, description: %1$s is the amount, %2$s the reason)
+ACTIONS = (
+    ("credit.grant", "cli", "credits", "Granted %1$s credits (%2$s)"),
+    ("credit.adjust", "cli", "credits", "Added %1$s credits by adjustment (%2$s)"),
+    ("credit.refund", "cli", "credits", "Refunded %1$s credits (%2$s)"),
+    ("credit.purchase", "cli", "credits", "Purchased %1$s credits"),
+    ("credit.expire", "cli", "credits", "Expired %1$s credits"),
+    ("client.create", "cli", "clients", "Created the client"),
+    ("client.update", "cli", "clients", "Updated the client (%2$s)"),
+    ("client.suspend", "cli", "clients", "Suspended the client (%2$s)"),
+    ("client.reactivate", "cli", "clients", "Reactivated the client"),
+    ("client.delete", "cli", "clients", "Deleted the client (%2$s)"),
+    ("user.invite", "usr", "users", "Invited a user"),
+    ("user.create", "usr", "users", "Created the user"),
+    ("user.update", "usr", "users", "Updated the user"),
+    ("user.disable", "usr", "users", "Disabled the user (%2$s)"),
+    ("user.reset_password", "usr", "users", "Reset the user's password"),
+    ("job.create", "job", "generation", "Started a generation job"),
+    ("job.cancel", "job", "generation", "Cancelled the generation job (%2$s)"),
+    ("job.retry", "job", "generation", "Retried the generation job"),
+    ("job.fail", "job", "generation", "Marked the generation job as failed"),
+    ("job.complete", "job", "generation", "Completed the generation job"),
+)
+
+
+def admin_id(n: int) -> str:
+    return f"adm_bench{n:04d}"
+
+
+def entity_id(prefix: str, n: int) -> str:
+    return f"{prefix}_bench{n:05d}"
+
+
+def sql_values(rows: list[tuple[Any, ...]]) -> str:
+    """A VALUES list of literals (the benchmark's own constants, quoted here; `%` doubled, as the
+    statement goes through psycopg with parameters)."""
+
+    def literal(value: Any) -> str:
+        return str(value) if isinstance(value, int) else "'" + str(value).replace("'", "''").replace("%", "%%") + "'"
+
+    return ", ".join("(" + ", ".join(literal(v) for v in row) + ")" for row in rows)
+
+
+# Random draws per row in a subquery, joined to the vocabulary. Actions are skewed (grants are
+# common, deletions rare), and so are the admins (a few do most of the work); 15% are services.
+AUDIT_FILL_SQL = f"""
+INSERT INTO audit_log (seq, id, occurred_at, recorded_at, source, event_type, action, entity_type, entity_id,
+    actor_type, actor_id, actor_role, ip_address, user_agent, request_id, outcome, error_code, error_message,
+    description, previous_state, new_state, metadata, redacted_fields, prev_hash, hash)
+SELECT
+    g.seq,
+    'evt_bench' || lpad(g.seq::text, 12, '0'),
+    g.at,
+    g.at + interval '30 milliseconds',
+    a.source,
+    a.source || '.' || a.action,
+    a.action,
+    split_part(a.action, '.', 1),
+    a.prefix || '_bench' || lpad(g.entity_no::text, 5, '0'),
+    CASE WHEN g.admin_no < {ADMINS} THEN 'admin' ELSE 'system' END,
+    CASE WHEN g.admin_no < {ADMINS} THEN 'adm_bench' || lpad(g.admin_no::text, 4, '0') ELSE a.source END,
+    CASE WHEN g.admin_no < 5 THEN 'super_admin' WHEN g.admin_no < {ADMINS} THEN 'admin' END,
+    CASE WHEN g.admin_no < {ADMINS} THEN '203.0.113.' || g.admin_no END,
+    CASE WHEN g.admin_no < {ADMINS} THEN 'Mozilla/5.0 (X11; Linux x86_64)' END,
+    'req_bench' || g.seq,
+    CASE WHEN g.failed THEN 'failure' ELSE 'success' END,
+    CASE WHEN g.failed THEN e.code END,
+    CASE WHEN g.failed THEN e.message END,
+    CASE WHEN g.failed THEN 'Failed: ' || lower(left(d.text, 1)) || substr(d.text, 2) || ' (' || e.code || ')'
+         ELSE d.text END,
+    jsonb_build_object('status', 'active', 'version', g.version, 'balance', g.amount * 7),
+    CASE WHEN NOT g.failed THEN jsonb_build_object('status', 'active', 'version', g.version + 1,
+                                                  'balance', g.amount * 8) END,
+    jsonb_build_object('amount', g.amount, 'reason', r.reason),
+    '{{}}',
+    md5((g.seq - 1)::text) || md5(g.seq::text),
+    md5(g.seq::text) || md5((g.seq + 1)::text)
+FROM (
+    SELECT
+        s AS seq,
+        now() - interval '365 days' + (s - %(first)s) * (interval '365 days' / %(count)s)
+            + random() * interval '5 minutes' AS at,
+        floor(power(random(), 1.7) * {len(ACTIONS)})::int AS action_no,
+        floor(random() * {ENTITIES_PER_TYPE})::int AS entity_no,
+        CASE WHEN random() < 0.85 THEN floor(power(random(), 1.5) * {ADMINS})::int ELSE {ADMINS} END AS admin_no,
+        random() < 0.03 AS failed,
+        floor(random() * {len(REASONS)})::int AS reason_no,
+        floor(random() * {len(ERRORS)})::int AS error_no,
+        (floor(random() * 100)::int + 1) * 10 AS amount,
+        floor(random() * 40)::int + 1 AS version
+    FROM generate_series(%(first)s, %(last)s) AS s
+) AS g
+JOIN (VALUES {sql_values([(i, *action) for i, action in enumerate(ACTIONS)])}) AS a(no, action, prefix, source, template)
+    ON a.no = g.action_no
+JOIN (VALUES {sql_values(list(enumerate(REASONS)))}) AS r(no, reason) ON r.no = g.reason_no
+JOIN (VALUES {sql_values([(i, c, m) for i, (c, m) in enumerate(ERRORS)])}) AS e(no, code, message)
+    ON e.no = g.error_no
+CROSS JOIN LATERAL (SELECT format(a.template, to_char(g.amount, 'FM999,999'), r.reason) AS text) AS d
+"""
+
+
+def fill_audit_log(pg: psycopg.Connection[Any], entries: int, log: Callable[[str], None]) -> int:
+    """Bring the log to `entries` rows (as the owner, in one statement), move the chain head to the
+    last, then VACUUM ANALYZE as autovacuum would have by then. Returns the number of rows.
+    `pg` is an autocommit connection to a migrated audit database."""
+    head = int(scalar(pg, "SELECT coalesce(max(seq), 0) FROM audit_log"))
+    if entries > head:
+        log(f"filling audit_log from {head:,} to {entries:,} entries")
+        started = time.monotonic()
+        pg.execute("SELECT setseed(0.42)")
+        pg.execute("SET statement_timeout = 0")
+        pg.execute(AUDIT_FILL_SQL, {"first": head + 1, "last": entries, "count": entries - head})
+        pg.execute("UPDATE chain_head SET seq = l.seq, hash = l.hash FROM (SELECT seq, hash FROM audit_log"
+                   " ORDER BY seq DESC LIMIT 1) AS l")  # fmt: skip
+        log(f"audit_log filled in {time.monotonic() - started:.0f} s; vacuum analyze")
+    pg.execute("SET maintenance_work_mem = '256MB'")
+    pg.execute("VACUUM (ANALYZE) audit_log")
+    rows = int(scalar(pg, "SELECT count(*) FROM audit_log"))
+    size = scalar(pg, "SELECT pg_size_pretty(pg_total_relation_size('audit_log'))")
+    log(f"audit_log: {rows:,} entries, {size} with its indexes")
+    return rows
