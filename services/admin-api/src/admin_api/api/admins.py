@@ -14,8 +14,8 @@ from flask import Blueprint, request
 from pydantic import Field
 from spectree import Response as Responses
 
-from admin_api.api.settings import Input, Partial, json_body
-from admin_api.api.spec import ErrorEnvelope, Out, spec
+from admin_api.api.settings import Partial
+from admin_api.api.spec import ErrorEnvelope, Model, Out, body_of, spec
 from admin_api.service_layer import admins
 from admin_api.service_layer import settings as platform
 from admin_api.service_layer.admins import AdminError
@@ -62,14 +62,14 @@ class AdminPage(Out):
     total: int
 
 
-class AdminQuery(Input):
+class AdminQuery(Model):
     q: str = Field("", max_length=200)  # part of the email or the name, case-insensitive
     role: Role | None = None
     limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
     cursor: str = Field("", max_length=500)
 
 
-class AdminIn(Input):
+class AdminIn(Model):
     email: str = Field(min_length=3, max_length=254)
     name: str = Field("", max_length=200)
     role: Role
@@ -122,7 +122,7 @@ def list_admins() -> AdminPage:
 @spec.validate(json=AdminIn, resp=Responses(HTTP_201=AdminOut, **ERRORS))
 def create_admin() -> tuple[AdminOut, int]:
     """Create an admin (argon2id; the password must be strong; the email domain must be allowed)."""
-    body = json_body(AdminIn)
+    body = body_of(AdminIn)
     try:
         with container().engine.begin() as conn:
             allowed = platform.load(conn).allowed_admin_email_domains
@@ -148,7 +148,7 @@ def create_admin() -> tuple[AdminOut, int]:
 @spec.validate(json=AdminPatch, resp=Responses(HTTP_200=AdminOut, **ERRORS))
 def update_admin(admin_id: str) -> AdminOut:
     """Rename, change the role, disable or enable; a role change or disabling signs them out at once."""
-    body = json_body(AdminPatch)
+    body = body_of(AdminPatch)
     try:
         with container().engine.begin() as conn:
             updated = admins.update_admin(

@@ -10,84 +10,45 @@ from __future__ import annotations
 
 import json
 from datetime import UTC
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
 import sqlalchemy as sa
-from flask import Blueprint, request
+from flask import Blueprint
 from google.protobuf.timestamp_pb2 import Timestamp
-from pydantic import AwareDatetime, BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import AwareDatetime, Field, ValidationError, field_validator, model_validator
 from spectree import Response as Responses
 from sqlalchemy.exc import IntegrityError
 
 from admin_api.adapters.tables import TS, client, collection_session, membership, product
-from admin_api.api.spec import ErrorEnvelope, Model, Out, spec
+from admin_api.api.spec import (
+    READ_ERRORS,
+    WRITE_ERRORS,
+    ErrorEnvelope,
+    M,
+    Model,
+    NoNulls,
+    Out,
+    Page,
+    body_of,
+    query_of,
+    spec,
+)
 from admin_api.service_layer import directory, events
 from admin_api.service_layer.directory import iso
 from admin_api.web import container
 from scenergy.audit.v1 import audit_pb2
 from scenergy.common.http import ApiError
 from scenergy.common.ids import new_id
-from scenergy.common.pagination import DEFAULT_LIMIT, MAX_LIMIT, clamp_limit
+from scenergy.common.pagination import clamp_limit
 from scenergy.common.redaction import is_sensitive_key
 from scenergy.credits.v1 import credits_pb2
 
 bp = Blueprint("clients", __name__, url_prefix="/api/admin/clients")
 
-M = TypeVar("M", bound=BaseModel)
 Plan = Literal["free", "starter", "pro", "enterprise"]
-READ_ERRORS: dict[str, type[BaseModel]] = {
-    "HTTP_400": ErrorEnvelope,
-    "HTTP_401": ErrorEnvelope,
-    "HTTP_404": ErrorEnvelope,
-}
-WRITE_ERRORS: dict[str, type[BaseModel]] = {**READ_ERRORS, "HTTP_403": ErrorEnvelope, "HTTP_409": ErrorEnvelope}
 METADATA_MAX_BYTES = 8 * 1024
 RECENT_ACTIVITY = 10
-
-
-# --- request parsing shared by the directory's routes -----------------------------------------
-
-
-def parse(model: type[M], data: Any) -> M:
-    """Validate like spec.validate does, for the handler's typed copy; 400 with field errors."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        fields = [
-            {"field": ".".join(str(p) for p in e.get("loc", ())), "message": e.get("msg", "")} for e in exc.errors()
-        ]
-        raise ApiError(400, "invalid_request", "The request is not valid.", {"fields": fields}) from None
-
-
-def query_of(model: type[M]) -> M:
-    return parse(model, request.args.to_dict())
-
-
-def body_of(model: type[M]) -> M:
-    """The JSON body (an empty body is `{}`: a PATCH that changes nothing)."""
-    if not request.get_data().strip():
-        return parse(model, {})
-    data = request.get_json(force=True, silent=True)
-    if data is None:
-        raise ApiError(400, "invalid_request", "The body must be JSON.")
-    return parse(model, data)
-
-
-class Page(Model):
-    limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
-    cursor: str = Field("", max_length=1000)
-
-
-class NoNulls(Model):
-    """A PATCH body: a field left out is unchanged; null is not a value for these fields."""
-
-    @model_validator(mode="after")
-    def _no_nulls(self) -> NoNulls:
-        nulls = [name for name in self.model_fields_set if getattr(self, name) is None]
-        if nulls:
-            raise ValueError(f"{', '.join(sorted(nulls))} may not be null")
-        return self
 
 
 # --- shapes ----------------------------------------------------------------------------------

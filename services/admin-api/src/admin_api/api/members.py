@@ -17,8 +17,7 @@ from spectree import Response as Responses
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from admin_api.adapters.tables import app_user, invitation, membership
-from admin_api.api.clients import READ_ERRORS, WRITE_ERRORS, NoNulls, Page, body_of, query_of
-from admin_api.api.spec import Model, Out, spec
+from admin_api.api.spec import READ_ERRORS, WRITE_ERRORS, Model, NoNulls, Out, Page, body_of, query_of, spec
 from admin_api.service_layer import directory, events
 from admin_api.service_layer.directory import iso
 from admin_api.web import container, current_actor, replay_with

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
-from flask import Blueprint, request
+from flask import Blueprint
 from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 from spectree import Response as Responses
 
-from admin_api.api.spec import ErrorEnvelope, Model, Out, spec
+from admin_api.api.spec import ErrorEnvelope, Model, Out, body_of, invalid_request, spec
 from admin_api.service_layer import settings as platform
 from admin_api.service_layer.settings import (
     CONFIG,
@@ -21,7 +21,6 @@ from admin_api.service_layer.settings import (
     TimeoutSeconds,
 )
 from admin_api.web import container, current_actor
-from scenergy.common.http import ApiError
 
 bp = Blueprint("platform_settings", __name__)
 
@@ -42,28 +41,7 @@ def _partial_schema(schema: dict[str, Any], model: type[BaseModel]) -> None:
             prop["anyOf"] = variants
 
 
-def storable(text: str) -> bool:
-    """PostgreSQL text can't hold NUL, and UTF-8 can't encode an unpaired surrogate (JSON allows both)."""
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return False
-    return "\x00" not in text
-
-
-class Input(Model):
-    """A request body or query string whose every text can be stored (else a 400, not a 500)."""
-
-    @field_validator("*", mode="after")
-    @classmethod
-    def _storable(cls, value: Any) -> Any:
-        for text in value if isinstance(value, list) else [value]:
-            if isinstance(text, str) and not storable(text):
-                raise ValueError("must not contain NUL characters or unpaired surrogates")
-        return value
-
-
-class Partial(Input):
+class Partial(Model):
     """A partial update: a field left out keeps its value; a field sent as null is refused (400),
     but for those in NULLABLE, where null clears the value."""
 
@@ -121,27 +99,6 @@ def _out(effective: platform.Effective) -> dict[str, Any]:
     }
 
 
-def invalid(exc: ValidationError) -> ApiError:
-    fields = [{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()]
-    return ApiError(400, "invalid_request", "The request is not valid.", {"fields": fields})
-
-
-M = TypeVar("M", bound=Model)
-
-
-def json_body(model: type[M]) -> M:
-    """The body as `model`. spectree validates `get_json() or {}`, so `[]`, `null` or `0` would pass as
-    an empty object; here anything but a JSON object is a 400 like any other invalid body."""
-    raw = request.get_json(silent=True)
-    if not isinstance(raw, dict):
-        fields = [{"field": "", "message": "the body must be a JSON object"}]
-        raise ApiError(400, "invalid_request", "The request is not valid.", {"fields": fields})
-    try:
-        return model.model_validate(raw)
-    except ValidationError as exc:
-        raise invalid(exc) from None
-
-
 @bp.get("/api/admin/settings")
 @spec.validate(resp=Responses(HTTP_200=SettingsOut, **ERRORS))
 def get_settings() -> SettingsOut:
@@ -159,10 +116,10 @@ def patch_settings() -> SettingsChangeOut:
     new values. A key set to null is refused, except `support_email` (null clears it).
     """
     # Only the keys sent, normalised (domains and emails lower-cased, duplicate domains dropped).
-    changes = json_body(SettingsPatch).model_dump(mode="json", exclude_unset=True)
+    changes = body_of(SettingsPatch).model_dump(mode="json", exclude_unset=True)
     try:
         with container().engine.begin() as conn:
             effective, changed = platform.update(conn, changes, actor_id=current_actor().id)
     except ValidationError as exc:
-        raise invalid(exc) from None
+        raise invalid_request(exc) from None
     return SettingsChangeOut(**_out(effective), changed=changed)

@@ -7,13 +7,15 @@ handler runs, so bad input changes nothing.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from flask import request
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from spectree import SecurityScheme, SecuritySchemeData, SpecTree
 from spectree.models import InType, SecureType
 
 from scenergy.common.http import ApiError
+from scenergy.common.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
 SESSION_COOKIE = "scenergy_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -93,3 +95,62 @@ class ErrorBody(Out):
 class ErrorEnvelope(Out):
     error: ErrorBody
     request_id: str | None = None
+
+
+READ_ERRORS: dict[str, type[BaseModel]] = {
+    "HTTP_400": ErrorEnvelope,
+    "HTTP_401": ErrorEnvelope,
+    "HTTP_404": ErrorEnvelope,
+}
+WRITE_ERRORS: dict[str, type[BaseModel]] = {**READ_ERRORS, "HTTP_403": ErrorEnvelope, "HTTP_409": ErrorEnvelope}
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def invalid_request(exc: ValidationError) -> ApiError:
+    fields = [{"field": ".".join(str(p) for p in e.get("loc", ())), "message": e.get("msg", "")} for e in exc.errors()]
+    return ApiError(400, "invalid_request", "The request is not valid.", {"fields": fields})
+
+
+def parse(model: type[M], data: Any) -> M:
+    """Validate like spec.validate does, for the handler's typed copy; 400 with field errors."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise invalid_request(exc) from None
+
+
+def query_of(model: type[M]) -> M:
+    return parse(model, request.args.to_dict())
+
+
+def body_of(model: type[M]) -> M:
+    """The JSON body as `model`; an empty body is `{}` (a PATCH that changes nothing). Anything but a
+    JSON object is a 400: spectree checks `get_json() or {}`, which lets `[]` or `0` through."""
+    if not request.get_data().strip():
+        return parse(model, {})
+    data = request.get_json(force=True, silent=True)
+    if not isinstance(data, dict):
+        raise ApiError(
+            400,
+            "invalid_request",
+            "The body must be a JSON object.",
+            {"fields": [{"field": "", "message": "the body must be a JSON object"}]},
+        )
+    return parse(model, data)
+
+
+class Page(Model):
+    limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
+    cursor: str = Field("", max_length=1000)
+
+
+class NoNulls(Model):
+    """A PATCH body: a field left out is unchanged; null is not a value for these fields."""
+
+    @model_validator(mode="after")
+    def _no_nulls(self) -> NoNulls:
+        nulls = [name for name in self.model_fields_set if getattr(self, name) is None]
+        if nulls:
+            raise ValueError(f"{', '.join(sorted(nulls))} may not be null")
+        return self

@@ -10,8 +10,7 @@ from pydantic import Field
 from spectree import Response as Responses
 
 from admin_api.adapters.tables import app_user, client, membership
-from admin_api.api.clients import READ_ERRORS, WRITE_ERRORS, NoNulls, Page, body_of, query_of
-from admin_api.api.spec import Out, spec
+from admin_api.api.spec import READ_ERRORS, WRITE_ERRORS, NoNulls, Out, Page, body_of, query_of, spec
 from admin_api.service_layer import directory, events
 from admin_api.service_layer.directory import iso
 from admin_api.web import container
