@@ -7,23 +7,17 @@ It serves /healthz, /readyz and /metrics on WORKER_OPS_PORT.
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime, timedelta
-
-from flask import Flask
 
 from admin_api.adapters.tables import idempotency_record
 from admin_api.bootstrap import SERVICE_NAME, Container, bootstrap
 from admin_api.config import Settings
 from scenergy.common.db import ping
-from scenergy.common.http import init_app
 from scenergy.common.logging import configure_logging
 from scenergy.common.messaging import Publisher, connect
-from scenergy.common.ops_server import serve_in_background
+from scenergy.common.ops_server import run_worker
 from scenergy.common.outbox import OutboxRelay, relay_tasks
-from scenergy.common.runner import PeriodicTask, TaskRunner
-
-log = logging.getLogger(__name__)
+from scenergy.common.runner import PeriodicTask
 
 IDEMPOTENCY_KEPT = timedelta(hours=24)
 WEEK_S = 7 * 24 * 3600
@@ -54,21 +48,17 @@ def main() -> None:
     container = bootstrap(settings, process="worker")
     connection = connect(settings.broker_url)
     relay = OutboxRelay(container.engine, Publisher(connection, container.topology))
-    runner = TaskRunner(build_tasks(container, relay))
-
-    def loops_alive() -> None:
-        if not runner.healthy():
-            raise RuntimeError("a background loop has not completed a run recently")
-
     readiness = {
         "database": lambda: ping(container.engine),
         "broker": lambda: connection.ensure_connection(max_retries=1),
-        "loops": loops_alive,
     }
-    app = init_app(Flask("admin-api-worker"), service=f"{SERVICE_NAME}-worker", readiness=readiness)
-    serve_in_background(app, host=settings.bind_host, port=settings.worker_ops_port)
-    log.info("admin-api worker running; ops HTTP on :%s", settings.worker_ops_port)
-    runner.run_until_signalled()
+    run_worker(
+        f"{SERVICE_NAME}-worker",
+        build_tasks(container, relay),
+        host=settings.bind_host,
+        port=settings.worker_ops_port,
+        readiness=readiness,
+    )
     connection.release()
     container.close()
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -26,9 +25,7 @@ from scenergy.common.db import ping
 from scenergy.common.grpc_server import GrpcServer, abort_on
 from scenergy.common.http import init_app
 from scenergy.common.logging import configure_logging
-from scenergy.common.ops_server import serve_in_background
-
-log = logging.getLogger(__name__)
+from scenergy.common.ops_server import serve_grpc
 
 ERRORS: dict[type[Exception], grpc.StatusCode] = {
     errors.InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
@@ -245,10 +242,8 @@ def main() -> None:
     settings = Settings.from_env()
     configure_logging(SERVICE_NAME, settings.log_level)
     container = bootstrap(settings, process="grpc")
-    server = build_server(container).start()
-    serve_in_background(create_ops_app(container), host=settings.bind_host, port=settings.http_port)
-    log.info("audit gRPC on :%s, HTTP on :%s", server.port, settings.http_port)
-    server.serve_until_signalled()
+    server, ops_app = build_server(container), create_ops_app(container)
+    serve_grpc(server, ops_app, name=SERVICE_NAME, host=settings.bind_host, http_port=settings.http_port)
     container.close()
 
 

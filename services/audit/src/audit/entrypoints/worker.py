@@ -10,17 +10,14 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from flask import Flask
-
 from audit.bootstrap import SERVICE_NAME, Container, bootstrap
 from audit.config import Settings
 from audit.domain.errors import NothingToPurge
 from audit.service_layer import metrics
 from scenergy.common.db import ping
-from scenergy.common.http import init_app
 from scenergy.common.logging import configure_logging
-from scenergy.common.ops_server import serve_in_background
-from scenergy.common.runner import PeriodicTask, TaskRunner
+from scenergy.common.ops_server import run_worker
+from scenergy.common.runner import PeriodicTask
 
 log = logging.getLogger(__name__)
 
@@ -69,17 +66,13 @@ def main() -> None:
     settings = Settings.from_env()
     configure_logging(f"{SERVICE_NAME}-worker", settings.log_level)
     container = bootstrap(settings, process="worker")
-    runner = TaskRunner(build_tasks(container))
-
-    def loops_alive() -> None:
-        if not runner.healthy():
-            raise RuntimeError("a background loop has not completed a run recently")
-
-    readiness = {"database": lambda: ping(container.engine), "loops": loops_alive}
-    app = init_app(Flask("audit-worker"), service=f"{SERVICE_NAME}-worker", readiness=readiness)
-    serve_in_background(app, host=settings.bind_host, port=settings.worker_ops_port)
-    log.info("audit worker running; ops HTTP on :%s", settings.worker_ops_port)
-    runner.run_until_signalled()
+    run_worker(
+        f"{SERVICE_NAME}-worker",
+        build_tasks(container),
+        host=settings.bind_host,
+        port=settings.worker_ops_port,
+        readiness={"database": lambda: ping(container.engine)},
+    )
     container.close()
 
 
