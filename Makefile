@@ -57,4 +57,7 @@ bench-credits: $(STAMP) ## Benchmark the credits write path against its limits
 bench-audit: $(STAMP) ## Benchmark audit ingest against a raw consumer, pages and exports at 1M entries
 	$(BIN)/python bench/audit.py
 
-.PHONY: help install protos protos-check lint fmt test test-unit migrate create-admin run bench-credits bench-audit
+bench-gateway: $(STAMP) ## Benchmark the gateway's list pages and dashboard at 100k clients, 1M transactions and audit entries
+	$(BIN)/python bench/gateway.py
+
+.PHONY: help install protos protos-check lint fmt test test-unit migrate create-admin run bench-credits bench-audit bench-gateway

@@ -550,7 +550,7 @@ FROM (
         floor(random() * {len(ERRORS)})::int AS error_no,
         (floor(random() * 100)::int + 1) * 10 AS amount,
         floor(random() * 40)::int + 1 AS version
-    FROM generate_series(%(first)s, %(last)s) AS s
+    FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS s
 ) AS g
 JOIN (VALUES {sql_values([(i, *action) for i, action in enumerate(ACTIONS)])}) AS a(no, action, prefix, source, template)
     ON a.no = g.action_no
