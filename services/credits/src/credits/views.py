@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, TypeVar
@@ -22,6 +24,10 @@ BALANCE_SORTS = {
     "-last_activity": (credit_balance.c.last_activity_at, True),
 }
 _EPOCH = "1970-01-01T00:00:00+00:00"
+LAST_ACTIVITY_KEY = sa.func.coalesce(
+    credit_balance.c.last_activity_at, sa.literal_column(f"'{_EPOCH}'::timestamptz", sa.DateTime(timezone=True))
+)
+SUMMARY_TTL_S = 5.0  # the dashboard's credit figures may be this old; summing every balance per view is not needed
 
 
 T = TypeVar("T")
@@ -48,6 +54,8 @@ class Summary:
 class LedgerViews:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._summary_lock = threading.Lock()
+        self._summary: tuple[float, Summary] | None = None
 
     def get_balances(self, client_ids: list[str]) -> list[Balance]:
         if len(client_ids) > 100:
@@ -59,7 +67,7 @@ class LedgerViews:
         return [balance_from_row(row) for row in rows]
 
     def list_balances(
-        self, *, client_id_prefix: str = "", sort: str = "", limit: int = 0, cursor: str = ""
+        self, *, client_id_prefix: str = "", sort: str = "", limit: int = 0, cursor: str = "", with_total: bool = False
     ) -> Page[Balance]:
         """Balances sorted by balance or last activity (never-active accounts last), keyset-paginated."""
         try:
@@ -72,12 +80,9 @@ class LedgerViews:
             raise errors.InvalidArgument(str(exc)) from None
         if len(client_id_prefix) > 100:
             raise errors.InvalidArgument("client_id_prefix must be at most 100 characters")
-        # NULL last-activity sorts as the epoch so the keyset comparison stays total.
-        key = (
-            sa.func.coalesce(column, sa.cast(_EPOCH, sa.DateTime(timezone=True)))
-            if column is credit_balance.c.last_activity_at
-            else column
-        )
+        # NULL last-activity sorts as the epoch so the keyset comparison stays total. The epoch is
+        # written into the SQL (not bound) so that the expression index ix_credit_balance_last_activity matches.
+        key = LAST_ACTIVITY_KEY if column is credit_balance.c.last_activity_at else column
         query = sa.select(credit_balance)
         counted = sa.select(sa.func.count()).select_from(credit_balance)
         if client_id_prefix:
@@ -99,7 +104,7 @@ class LedgerViews:
         )
         with self._engine.connect() as conn:
             rows = conn.execute(query.order_by(*order).limit(limit + 1)).all()
-            total = conn.execute(counted).scalar_one()
+            total = conn.execute(counted).scalar_one() if with_total else None
         items = [balance_from_row(row) for row in rows[:limit]]
         next_cursor = ""
         if len(rows) > limit:
@@ -113,6 +118,16 @@ class LedgerViews:
         return Page(items, next_cursor, total)
 
     def summary(self) -> Summary:
+        """Totals over every account and today's movements, computed at most every SUMMARY_TTL_S."""
+        with self._summary_lock:
+            cached = self._summary
+            if cached is not None and time.monotonic() - cached[0] < SUMMARY_TTL_S:
+                return cached[1]
+            fresh = self._compute_summary()
+            self._summary = (time.monotonic(), fresh)
+            return fresh
+
+    def _compute_summary(self) -> Summary:
         today = sa.func.date_trunc("day", sa.func.now(), "UTC")
         t = credit_transaction
         with self._engine.connect() as conn:

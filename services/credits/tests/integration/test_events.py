@@ -130,8 +130,9 @@ def test_every_mutation_event_reaches_the_consumer_once(
     client_ids = [open_client() for _ in range(3)]
     try:
         with RunningConsumer(broker_url, isolated_topology, spec, engine, received) as consumer:
-            time.sleep(0.5)  # let it declare its queue before the first publish
-            with RunningRelay(container.engine, broker_url, isolated_topology):
+            # The relay declares the consumer's queue too (as services declare PLATFORM_QUEUES), so no
+            # event is published before its queue exists, whoever starts first.
+            with RunningRelay(container.engine, broker_url, isolated_topology.with_queues(spec)):
                 mutate(container.service, client_ids, rounds=10)
                 expected = outbox_event_ids(container.engine, client_ids)
                 assert len(expected) == 3 + 3 * 10 * 2  # account opened, then a grant and a debit per round
@@ -157,8 +158,7 @@ def test_events_survive_a_broker_restart_mid_run(broker_url, isolated_topology, 
     client_ids = [open_client() for _ in range(4)]
     try:
         with RunningConsumer(broker_url, isolated_topology, spec, engine, received) as consumer:
-            time.sleep(0.5)
-            with RunningRelay(container.engine, broker_url, isolated_topology):
+            with RunningRelay(container.engine, broker_url, isolated_topology.with_queues(spec)):
                 writer = threading.Thread(target=mutate, args=(container.service, client_ids, 15))
                 writer.start()
                 time.sleep(0.5)

@@ -365,7 +365,9 @@ def test_list_balances_sorts_searches_and_pages(stub, call_metadata, service, op
         ids.append(client_id)
     meta = call_metadata(VIEWER)
     page = stub.ListBalances(
-        pb.ListBalancesRequest(client_id_prefix=prefix, sort="balance", limit=2), metadata=meta, timeout=5
+        pb.ListBalancesRequest(client_id_prefix=prefix, sort="balance", limit=2, include_total=True),
+        metadata=meta,
+        timeout=5,
     )
     assert [b.balance for b in page.items] == [10, 20]
     assert page.total == 3

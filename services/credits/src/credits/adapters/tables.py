@@ -26,6 +26,13 @@ credit_balance = sa.Table(
     sa.CheckConstraint("held >= 0", name="held_not_negative"),
     sa.CheckConstraint("credit_limit >= 0", name="credit_limit_not_negative"),
     sa.CheckConstraint("version >= 0", name="version_not_negative"),
+    # The balances list's sorts (see views.LAST_ACTIVITY_KEY for why the epoch is written in).
+    sa.Index(
+        "ix_credit_balance_last_activity",
+        sa.text("coalesce(last_activity_at, '1970-01-01T00:00:00+00:00'::timestamptz)"),
+        "client_id",
+    ),
+    sa.Index("ix_credit_balance_balance", "balance", "client_id"),
 )
 
 TRANSACTION_TYPES = ("purchase", "grant", "usage", "refund", "adjustment")

@@ -177,6 +177,7 @@ class CreditsServicer(pb_grpc.CreditsServiceServicer):
                 sort=request.sort,
                 limit=request.limit,
                 cursor=request.cursor,
+                with_total=request.include_total,
             )
             return pb.ListBalancesResponse(
                 items=[balance_pb(b) for b in page.items], next_cursor=page.next_cursor, total=page.total or 0

@@ -104,16 +104,18 @@ class GetBalanceRequest(_message.Message):
     def __init__(self, client_id: _Optional[str] = ...) -> None: ...
 
 class ListBalancesRequest(_message.Message):
-    __slots__ = ("client_id_prefix", "sort", "limit", "cursor")
+    __slots__ = ("client_id_prefix", "sort", "limit", "cursor", "include_total")
     CLIENT_ID_PREFIX_FIELD_NUMBER: _ClassVar[int]
     SORT_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
     CURSOR_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_TOTAL_FIELD_NUMBER: _ClassVar[int]
     client_id_prefix: str
     sort: str
     limit: int
     cursor: str
-    def __init__(self, client_id_prefix: _Optional[str] = ..., sort: _Optional[str] = ..., limit: _Optional[int] = ..., cursor: _Optional[str] = ...) -> None: ...
+    include_total: bool
+    def __init__(self, client_id_prefix: _Optional[str] = ..., sort: _Optional[str] = ..., limit: _Optional[int] = ..., cursor: _Optional[str] = ..., include_total: _Optional[bool] = ...) -> None: ...
 
 class GetBalancesRequest(_message.Message):
     __slots__ = ("client_ids",)
