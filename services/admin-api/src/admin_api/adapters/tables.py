@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
 
 from scenergy.common.db import new_metadata
 from scenergy.common.outbox import outbox_table
@@ -96,10 +96,18 @@ client = sa.Table(
     sa.Column("metadata", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
     sa.Column("last_active_at", TS),
     sa.Column("deleted_at", TS),  # soft delete: credit history and audit trail stay
+    # Word-prefix search over the name and the slug's words (pg_trgm is not in the embedded server).
+    sa.Column(
+        "search",
+        TSVECTOR,
+        sa.Computed("to_tsvector('simple'::regconfig, name || ' ' || translate(slug, '-', ' '))", persisted=True),
+    ),
     *_created_updated(),
     sa.CheckConstraint("plan IN ('free', 'starter', 'pro', 'enterprise')", name="plan_known"),
     sa.Index("uq_client_slug_live", "slug", unique=True, postgresql_where=sa.text("deleted_at IS NULL")),
     sa.Index("ix_client_name_lower", sa.text("lower(name)")),
+    sa.Index("ix_client_search", "search", postgresql_using="gin", postgresql_where=sa.text("deleted_at IS NULL")),
+    sa.Index("ix_client_last_active_at", "last_active_at", postgresql_where=sa.text("deleted_at IS NULL")),
     sa.Index("ix_client_created", "created_at", "id"),
     # The list's "last active" sort: never-active clients sort as 1970 (admin_api.service_layer.directory.NEVER).
     sa.Index(
@@ -120,7 +128,15 @@ app_user = sa.Table(
     sa.Column("email_verified", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("last_active_at", TS),
     sa.Column("deleted_at", TS),
+    sa.Column(
+        "search",
+        TSVECTOR,
+        sa.Computed(
+            "to_tsvector('simple'::regconfig, translate(email, '@._+-', '     ') || ' ' || name)", persisted=True
+        ),
+    ),
     *_created_updated(),
+    sa.Index("ix_app_user_search", "search", postgresql_using="gin", postgresql_where=sa.text("deleted_at IS NULL")),
     sa.Index("uq_app_user_email_live", "email", unique=True, postgresql_where=sa.text("deleted_at IS NULL")),
     sa.Index("ix_app_user_created", "created_at", "id", postgresql_where=sa.text("deleted_at IS NULL")),
 )

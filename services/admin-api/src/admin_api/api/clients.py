@@ -401,13 +401,7 @@ def list_clients() -> ClientList:
     cutoff = at - directory.ACTIVE_WINDOW
     filters: list[sa.ColumnElement[bool]] = [client.c.deleted_at.is_(None)]
     if query.q:
-        pattern = directory.like_pattern(query.q)
-        filters.append(
-            sa.or_(
-                sa.func.lower(client.c.name).like(pattern, escape="\\"),
-                sa.func.lower(client.c.slug).like(pattern, escape="\\"),
-            )
-        )
+        filters.append(directory.search_matches(client.c.search, query.q))
     if query.status == "active":
         filters.append(client.c.last_active_at >= cutoff)
     elif query.status == "inactive":

@@ -6,6 +6,7 @@ and the rest of the page still renders.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -22,6 +23,7 @@ from admin_api.api.audit import EntryOut, entry_out
 from admin_api.api.credits import SummaryOut
 from admin_api.api.spec import ErrorEnvelope, Out, spec
 from admin_api.bootstrap import Container
+from admin_api.service_layer import directory
 from admin_api.web import container
 from scenergy.audit.v1 import audit_pb2
 from scenergy.common import context
@@ -56,7 +58,24 @@ class DashboardOut(Out):
     system_health: list[ServiceHealth]
 
 
+TOTALS_TTL_S = 30.0  # counting 100k clients and 200k users per view is not worth it; half a minute old is fine
+_totals_cache: dict[int, tuple[float, Totals]] = {}
+_totals_lock = threading.Lock()
+
+
 def _totals(c: Container) -> Totals:
+    with _totals_lock:
+        cached = _totals_cache.get(id(c))
+        if cached is not None and time.monotonic() - cached[0] < TOTALS_TTL_S:
+            return cached[1]
+    fresh = _count_totals(c)
+    with _totals_lock:
+        _totals_cache[id(c)] = (time.monotonic(), fresh)
+    return fresh
+
+
+def _count_totals(c: Container) -> Totals:
+    cutoff = directory.now() - directory.ACTIVE_WINDOW  # the same "active" as the clients list's
     with c.engine.connect() as conn:
         live = client.c.deleted_at.is_(None)
         row = conn.execute(
@@ -64,7 +83,7 @@ def _totals(c: Container) -> Totals:
                 sa.select(sa.func.count()).select_from(client).where(live).scalar_subquery().label("clients"),
                 sa.select(sa.func.count())
                 .select_from(client)
-                .where(live, client.c.last_active_at > sa.func.now() - sa.text("interval '7 days'"))
+                .where(live, client.c.last_active_at >= cutoff)
                 .scalar_subquery()
                 .label("active"),
                 sa.select(sa.func.count())

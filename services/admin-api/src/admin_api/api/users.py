@@ -110,13 +110,7 @@ def list_users() -> UserList:
     limit = clamp_limit(query.limit)
     filters: list[sa.ColumnElement[bool]] = [app_user.c.deleted_at.is_(None)]
     if query.q:
-        pattern = directory.like_pattern(query.q)
-        filters.append(
-            sa.or_(
-                sa.func.lower(app_user.c.email).like(pattern, escape="\\"),
-                sa.func.lower(app_user.c.name).like(pattern, escape="\\"),
-            )
-        )
+        filters.append(directory.search_matches(app_user.c.search, query.q))
     keys = [app_user.c.created_at, app_user.c.id]
     after = directory.decode_page_cursor(query.cursor, "users")
     keyset = (

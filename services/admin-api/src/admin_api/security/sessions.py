@@ -16,10 +16,26 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
 
-from admin_api.adapters.tables import admin_session, admin_user
+from admin_api.adapters.tables import admin_session
 
 # Touching last_seen_at on every request would make every read a write; once a minute is enough.
 TOUCH_EVERY = timedelta(seconds=60)
+
+
+LOAD_SQL = sa.text(
+    """
+WITH live AS (
+    SELECT s.id, s.csrf_token, s.last_seen_at, a.id AS admin_id, a.email, a.name, a.role
+      FROM admin_session s JOIN admin_user a ON a.id = s.admin_id
+     WHERE s.id = :id AND s.revoked_at IS NULL AND s.expires_at > :now AND s.last_seen_at > :idle_since
+       AND NOT a.disabled AND a.deleted_at IS NULL
+), touched AS (
+    UPDATE admin_session SET last_seen_at = :now
+      FROM live WHERE admin_session.id = live.id AND live.last_seen_at < :touch_before
+)
+SELECT id, csrf_token, admin_id, email, name, role FROM live
+"""
+)
 
 
 def token_id(token: str) -> str:
@@ -39,6 +55,7 @@ class SessionAdmin:
 class SessionStore:
     def __init__(self, engine: Engine, *, idle: timedelta, absolute: timedelta) -> None:
         self._engine = engine
+        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self.idle = idle
         self.absolute = absolute
 
@@ -62,28 +79,21 @@ class SessionStore:
         return token, csrf
 
     def load(self, token: str) -> SessionAdmin | None:
-        """The live session behind a cookie token, or None; refreshes its idle clock."""
+        """The live session behind a cookie token, or None; refreshes its idle clock.
+
+        One statement on an autocommit connection (this runs on every request): the lookup, and the
+        touch of `last_seen_at` when it is over TOUCH_EVERY old, in a CTE.
+        """
         if not token or len(token) > 128:
             return None
         now = datetime.now(UTC)
-        s, a = admin_session.c, admin_user.c
-        with self._engine.begin() as conn:
+        with self._autocommit.connect() as conn:
             row = conn.execute(
-                sa.select(s.id, s.csrf_token, s.last_seen_at, a.id.label("admin_id"), a.email, a.name, a.role)
-                .join(admin_user, a.id == s.admin_id)
-                .where(
-                    s.id == token_id(token),
-                    s.revoked_at.is_(None),
-                    s.expires_at > now,
-                    s.last_seen_at > now - self.idle,
-                    a.disabled.is_(False),
-                    a.deleted_at.is_(None),
-                )
+                LOAD_SQL,
+                {"id": token_id(token), "now": now, "idle_since": now - self.idle, "touch_before": now - TOUCH_EVERY},
             ).first()
-            if row is None:
-                return None
-            if now - row.last_seen_at > TOUCH_EVERY:
-                conn.execute(admin_session.update().where(s.id == row.id).values(last_seen_at=now))
+        if row is None:
+            return None
         return SessionAdmin(row.id, row.csrf_token, row.admin_id, row.email, row.name, row.role)
 
     @staticmethod

@@ -50,10 +50,17 @@ def client_status(last_active_at: datetime | None, at: datetime) -> str:
     return "active" if last_active_at is not None and last_active_at >= at - ACTIVE_WINDOW else "inactive"
 
 
-def like_pattern(text: str) -> str:
-    """`%text%` for a case-insensitive substring match, with LIKE's wildcards taken literally."""
-    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def search_matches(search: sa.ColumnElement[Any], text: str) -> sa.ColumnElement[bool]:
+    """Every word of `text` as the start of a word of the indexed `search` vector ("acm furn" finds
+    "Acme Furniture"). Only [a-z0-9] reaches to_tsquery, so no input can be tsquery syntax; text
+    without any word matches nothing."""
+    words = _WORD.findall(text.lower())[:8]
+    if not words:
+        return sa.false()
+    return search.bool_op("@@")(sa.func.to_tsquery("simple", " & ".join(f"{w}:*" for w in words)))
 
 
 def slugify(name: str) -> str:

@@ -46,12 +46,17 @@ def upgrade() -> None:
         sa.Column("email_verified", sa.Boolean(), server_default=sa.text("false"), nullable=False),
         sa.Column("last_active_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column(
+            "search",
+            postgresql.TSVECTOR(),
+            sa.Computed(
+                "to_tsvector('simple'::regconfig, translate(email, '@._+-', '     ') || ' ' || name)", persisted=True
+            ),
+            nullable=True,
+        ),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_app_user")),
-    )
-    op.create_index(
-        "uq_app_user_email_live", "app_user", ["email"], unique=True, postgresql_where=sa.text("deleted_at IS NULL")
     )
     op.create_index(
         "ix_app_user_created",
@@ -59,6 +64,17 @@ def upgrade() -> None:
         ["created_at", "id"],
         unique=False,
         postgresql_where=sa.text("deleted_at IS NULL"),
+    )
+    op.create_index(
+        "ix_app_user_search",
+        "app_user",
+        ["search"],
+        unique=False,
+        postgresql_using="gin",
+        postgresql_where=sa.text("deleted_at IS NULL"),
+    )
+    op.create_index(
+        "uq_app_user_email_live", "app_user", ["email"], unique=True, postgresql_where=sa.text("deleted_at IS NULL")
     )
     op.create_table(
         "client",
@@ -79,6 +95,12 @@ def upgrade() -> None:
         ),
         sa.Column("last_active_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column(
+            "search",
+            postgresql.TSVECTOR(),
+            sa.Computed("to_tsvector('simple'::regconfig, name || ' ' || translate(slug, '-', ' '))", persisted=True),
+            nullable=True,
+        ),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.CheckConstraint("plan IN ('free', 'starter', 'pro', 'enterprise')", name=op.f("ck_client_plan_known")),
@@ -88,11 +110,26 @@ def upgrade() -> None:
     op.create_index(
         "ix_client_last_active",
         "client",
-        [sa.text("coalesce(last_active_at, '1970-01-01T00:00:00+00:00'::timestamptz)"), "id"],
+        [sa.literal_column("coalesce(last_active_at, '1970-01-01T00:00:00+00:00'::timestamptz)"), "id"],
+        unique=False,
+        postgresql_where=sa.text("deleted_at IS NULL"),
+    )
+    op.create_index(
+        "ix_client_last_active_at",
+        "client",
+        ["last_active_at"],
         unique=False,
         postgresql_where=sa.text("deleted_at IS NULL"),
     )
     op.create_index("ix_client_name_lower", "client", [sa.literal_column("lower(name)")], unique=False)
+    op.create_index(
+        "ix_client_search",
+        "client",
+        ["search"],
+        unique=False,
+        postgresql_using="gin",
+        postgresql_where=sa.text("deleted_at IS NULL"),
+    )
     op.create_index(
         "uq_client_slug_live", "client", ["slug"], unique=True, postgresql_where=sa.text("deleted_at IS NULL")
     )
@@ -270,10 +307,22 @@ def downgrade() -> None:
     op.drop_index("ix_idempotency_record_created", table_name="idempotency_record")
     op.drop_table("idempotency_record")
     op.drop_index("uq_client_slug_live", table_name="client", postgresql_where=sa.text("deleted_at IS NULL"))
+    op.drop_index(
+        "ix_client_search", table_name="client", postgresql_using="gin", postgresql_where=sa.text("deleted_at IS NULL")
+    )
     op.drop_index("ix_client_name_lower", table_name="client")
+    op.drop_index("ix_client_last_active_at", table_name="client", postgresql_where=sa.text("deleted_at IS NULL"))
+    op.drop_index("ix_client_last_active", table_name="client", postgresql_where=sa.text("deleted_at IS NULL"))
     op.drop_index("ix_client_created", table_name="client")
     op.drop_table("client")
     op.drop_index("uq_app_user_email_live", table_name="app_user", postgresql_where=sa.text("deleted_at IS NULL"))
+    op.drop_index(
+        "ix_app_user_search",
+        table_name="app_user",
+        postgresql_using="gin",
+        postgresql_where=sa.text("deleted_at IS NULL"),
+    )
+    op.drop_index("ix_app_user_created", table_name="app_user", postgresql_where=sa.text("deleted_at IS NULL"))
     op.drop_table("app_user")
     op.drop_index("uq_admin_user_email_live", table_name="admin_user", postgresql_where=sa.text("deleted_at IS NULL"))
     op.drop_table("admin_user")
