@@ -43,7 +43,10 @@ def client_ip(trusted_proxies: int) -> str | None:
     None when there is no usable address (never a made-up one)."""
     chain = [part.strip() for part in request.headers.get("X-Forwarded-For", "").split(",") if part.strip()]
     chain.append(request.remote_addr or "")
-    candidate = chain[-(trusted_proxies + 1)] if trusted_proxies and len(chain) > trusted_proxies else chain[-1]
+    if not trusted_proxies:
+        candidate = chain[-1]
+    else:  # each trusted proxy appended the address it saw; fewer hops than proxies: the first one
+        candidate = chain[-(trusted_proxies + 1)] if len(chain) > trusted_proxies else chain[0]
     try:
         return str(ipaddress.ip_address(candidate))
     except ValueError:
