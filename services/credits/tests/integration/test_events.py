@@ -129,14 +129,16 @@ def test_every_mutation_event_reaches_the_consumer_once(
     spec = QueueSpec(unique_name("test.credits_events"), ("credits.#",))
     client_ids = [open_client() for _ in range(3)]
     try:
-        with RunningConsumer(broker_url, isolated_topology, spec, engine, received) as consumer:
-            # The relay declares the consumer's queue too (as services declare PLATFORM_QUEUES), so no
-            # event is published before its queue exists, whoever starts first.
-            with RunningRelay(container.engine, broker_url, isolated_topology.with_queues(spec)):
-                mutate(container.service, client_ids, rounds=10)
-                expected = outbox_event_ids(container.engine, client_ids)
-                assert len(expected) == 3 + 3 * 10 * 2  # account opened, then a grant and a debit per round
-                wait_for(lambda: expected <= received_ids(engine, received), 30, "not every event arrived")
+        # The relay declares the consumer's queue too (as services declare PLATFORM_QUEUES), so no
+        # event is published before its queue exists, whoever starts first.
+        with (
+            RunningConsumer(broker_url, isolated_topology, spec, engine, received) as consumer,
+            RunningRelay(container.engine, broker_url, isolated_topology.with_queues(spec)),
+        ):
+            mutate(container.service, client_ids, rounds=10)
+            expected = outbox_event_ids(container.engine, client_ids)
+            assert len(expected) == 3 + 3 * 10 * 2  # account opened, then a grant and a debit per round
+            wait_for(lambda: expected <= received_ids(engine, received), 30, "not every event arrived")
         assert consumer.outcomes["dead_lettered"] == 0
         with engine.connect() as conn:
             types = Counter(
@@ -157,19 +159,21 @@ def test_events_survive_a_broker_restart_mid_run(broker_url, isolated_topology, 
     spec = QueueSpec(unique_name("test.credits_restart"), ("credits.#",))
     client_ids = [open_client() for _ in range(4)]
     try:
-        with RunningConsumer(broker_url, isolated_topology, spec, engine, received) as consumer:
-            with RunningRelay(container.engine, broker_url, isolated_topology.with_queues(spec)):
-                writer = threading.Thread(target=mutate, args=(container.service, client_ids, 15))
-                writer.start()
-                time.sleep(0.5)
-                rabbitmqctl("stop_app")
-                time.sleep(2)  # writes go on into the outbox while the broker is away
-                rabbitmqctl("start_app")
-                rabbitmqctl("await_startup")
-                writer.join()
-                expected = outbox_event_ids(container.engine, client_ids)
-                assert len(expected) == 4 + 4 * 15 * 2
-                wait_for(lambda: expected <= received_ids(engine, received), 90, "events were lost across the restart")
+        with (
+            RunningConsumer(broker_url, isolated_topology, spec, engine, received) as consumer,
+            RunningRelay(container.engine, broker_url, isolated_topology.with_queues(spec)),
+        ):
+            writer = threading.Thread(target=mutate, args=(container.service, client_ids, 15))
+            writer.start()
+            time.sleep(0.5)
+            rabbitmqctl("stop_app")
+            time.sleep(2)  # writes go on into the outbox while the broker is away
+            rabbitmqctl("start_app")
+            rabbitmqctl("await_startup")
+            writer.join()
+            expected = outbox_event_ids(container.engine, client_ids)
+            assert len(expected) == 4 + 4 * 15 * 2
+            wait_for(lambda: expected <= received_ids(engine, received), 90, "events were lost across the restart")
         with engine.connect() as conn:
             applied = conn.execute(
                 sa.select(sa.func.count()).select_from(received).where(received.c.client_id.in_(client_ids))
