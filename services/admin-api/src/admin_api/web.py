@@ -10,6 +10,7 @@ identity further.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import hmac
 import ipaddress
@@ -174,6 +175,18 @@ def _release_actor(_exc: BaseException | None) -> None:
             conn.execute(idempotency_record.delete().where(t.admin_id == claim[0], t.key == claim[1]))
 
 
+def _with_security(generated: dict[str, Any]) -> dict[str, Any]:
+    """Reads need the session cookie; mutations the cookie and the CSRF header; sign-in neither."""
+    document = copy.deepcopy(generated)
+    for operations in document.get("paths", {}).values():
+        for method, operation in operations.items():
+            if operation.get("security") == []:
+                continue
+            needs: dict[str, list[str]] = {"session": []} if method in ("get", "head") else {"session": [], "csrf": []}
+            operation["security"] = [needs]
+    return document
+
+
 def create_app(c: Container, blueprints: list[Blueprint] | None = None) -> Flask:
     from admin_api.api import routes
 
@@ -193,9 +206,14 @@ def create_app(c: Container, blueprints: list[Blueprint] | None = None) -> Flask
         fields = [{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()]
         return error_response(400, "invalid_request", "The request is not valid.", {"fields": fields})
 
+    document = None
+
     @app.get("/api/admin/openapi.json")
     def openapi() -> Any:
-        return jsonify(spec.spec)
+        nonlocal document
+        if document is None:
+            document = _with_security(spec.spec)
+        return jsonify(document)
 
     spec.app = app  # the document is built from this app's routes
     return app

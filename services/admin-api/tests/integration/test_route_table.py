@@ -57,3 +57,16 @@ def test_every_mutation_route_is_closed_to_viewers_in_the_table():
     for (method, rule), roles in PERMISSIONS.items():
         if method != "GET" and roles is not PUBLIC:
             assert Role.VIEWER not in roles or rule in ("/api/admin/auth/logout", "/api/admin/auth/password"), rule
+
+
+def test_the_openapi_document_says_what_each_route_needs(new_client):
+    document = new_client().get("/api/admin/openapi.json").get_json()
+    needs = {
+        (method.upper(), path): [sorted(item) for item in op["security"]]
+        for path, ops in document["paths"].items()
+        for method, op in ops.items()
+    }
+    assert needs[("POST", "/api/admin/auth/login")] == []
+    assert needs[("GET", "/api/admin/clients")] == [["session"]]
+    assert needs[("POST", "/api/admin/clients")] == [["csrf", "session"]]
+    assert all(v for (m, p), v in needs.items() if p != "/api/admin/auth/login")
