@@ -147,6 +147,27 @@ class GrpcServer:
         if self.port == 0:
             raise RuntimeError(f"could not bind gRPC port {host}:{port}")
 
+    @classmethod
+    def for_service(
+        cls,
+        servicer: Any,
+        add_to_server: Callable[[Any, grpc.Server], None],
+        descriptor: Any,
+        service: str,
+        *,
+        credential: ServiceCredential,
+        host: str,
+        port: int,
+        max_workers: int,
+    ) -> GrpcServer:
+        """The usual server: one servicer (`add_XServicer_to_server`), named in its proto's file descriptor."""
+
+        def register(server: grpc.Server) -> list[str]:
+            add_to_server(servicer, server)
+            return [descriptor.services_by_name[service].full_name]
+
+        return cls(credential=credential, register=register, host=host, port=port, max_workers=max_workers)
+
     def start(self) -> GrpcServer:
         self.server.start()
         for name in ["", *self._service_names]:

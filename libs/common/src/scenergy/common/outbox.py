@@ -12,20 +12,24 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
 import sqlalchemy as sa
 from prometheus_client import Counter, Gauge
+from psycopg import sql
 from sqlalchemy import Engine
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import make_url
 
+from scenergy.common.db import sqlalchemy_url
 from scenergy.common.messaging import Publisher
 from scenergy.common.runner import PeriodicTask
 
 log = logging.getLogger(__name__)
 
 
-def outbox_table(metadata: sa.MetaData) -> sa.Table:
+def outbox_table(metadata: sa.MetaData, name: str = "outbox") -> sa.Table:
     return sa.Table(
-        "outbox",
+        name,
         metadata,
         sa.Column("seq", sa.BigInteger, sa.Identity(), primary_key=True),
         sa.Column("event_id", sa.Text, nullable=False, unique=True),
@@ -35,7 +39,7 @@ def outbox_table(metadata: sa.MetaData) -> sa.Table:
         sa.Column("published_at", sa.DateTime(timezone=True)),
         sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
         sa.Column("last_error", sa.Text),
-        sa.Index("ix_outbox_unpublished", "seq", postgresql_where=sa.text("published_at IS NULL")),
+        sa.Index(f"ix_{name}_unpublished", "seq", postgresql_where=sa.text("published_at IS NULL")),
     )
 
 
@@ -49,12 +53,19 @@ def outbox_row(envelope: dict[str, Any]) -> dict[str, Any]:
 class OutboxRelay:
     """Moves outbox rows to the broker. Several relays may run: rows are claimed with SKIP LOCKED."""
 
-    def __init__(self, engine: Engine, publisher: Publisher, *, batch_size: int = 100) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        publisher: Publisher,
+        *,
+        batch_size: int = 100,
+        table: str = "outbox",
+    ) -> None:
         self._engine = engine
         self._publisher = publisher
         self._batch_size = batch_size
         self._metadata = sa.MetaData()
-        self._table = outbox_table(self._metadata)
+        self._table = outbox_table(self._metadata, table)  # rows go to the publisher's exchange
 
     def relay_once(self) -> int:
         """Publish one batch; returns how many rows were published."""
@@ -106,25 +117,64 @@ class OutboxRelay:
         return int(result.rowcount or 0)
 
 
-EVENTS_RELAYED = Counter("outbox_relayed_total", "Events published from the outbox")
-OUTBOX_PENDING = Gauge("outbox_pending", "Events written but not yet published")
-OUTBOX_AGE = Gauge("outbox_oldest_age_seconds", "Age of the oldest unpublished event")
+# Labelled by outbox: a service may have several (generation has its events and its job queue).
+EVENTS_RELAYED = Counter("outbox_relayed_total", "Messages published from the outbox", ["outbox"])
+OUTBOX_PENDING = Gauge("outbox_pending", "Messages written but not yet published", ["outbox"])
+OUTBOX_AGE = Gauge("outbox_oldest_age_seconds", "Age of the oldest unpublished message", ["outbox"])
 
 
-def relay_tasks(relay: OutboxRelay) -> list[PeriodicTask]:
-    """What every service's worker runs for its outbox: the relay loop, and its lag gauges."""
+class NotifyWaiter:
+    """Waits for `NOTIFY <channel>` from writers, so a relay publishes at once instead of at its next poll.
+
+    Writers that need low latency (the job queue) run `SELECT pg_notify('<channel>', '')` in the
+    transaction of their outbox insert; PostgreSQL delivers it at commit. A lost connection only
+    costs latency: the relay still polls.
+    """
+
+    def __init__(self, url: str, channel: str) -> None:
+        self._url = make_url(sqlalchemy_url(url)).set(drivername="postgresql").render_as_string(hide_password=False)
+        self._channel = channel
+        self._conn: psycopg.Connection[Any] | None = None
+
+    def wait(self, timeout_s: float) -> None:
+        try:
+            if self._conn is None or self._conn.closed:
+                self._conn = psycopg.connect(self._url, autocommit=True, connect_timeout=5)
+                self._conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
+            for _ in self._conn.notifies(timeout=timeout_s, stop_after=1):
+                pass
+        except psycopg.Error:
+            self.close()
+            time.sleep(timeout_s)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+def relay_tasks(
+    relay: OutboxRelay, *, name: str = "outbox", waiter: NotifyWaiter | None = None, interval_s: float = 0.2
+) -> list[PeriodicTask]:
+    """What every service's worker runs for an outbox: the relay loop, and its lag gauges.
+
+    With a `waiter`, an idle relay sleeps on LISTEN/NOTIFY (up to `interval_s`) instead of a plain timer.
+    """
 
     def relay_batch() -> int:
         count = relay.relay_once()
-        EVENTS_RELAYED.inc(count)
+        EVENTS_RELAYED.labels(name).inc(count)
+        if not count and waiter is not None:
+            waiter.wait(interval_s)
         return count
 
     def measure_lag() -> None:
         pending, age = relay.pending()
-        OUTBOX_PENDING.set(pending)
-        OUTBOX_AGE.set(age)
+        OUTBOX_PENDING.labels(name).set(pending)
+        OUTBOX_AGE.labels(name).set(age)
 
     return [
-        PeriodicTask("outbox-relay", relay_batch, interval_s=0.2, drain=True),
-        PeriodicTask("outbox-lag", measure_lag, interval_s=10.0),
+        # With a waiter the wait happens inside relay_batch, so the runner loops at once.
+        PeriodicTask(f"{name}-relay", relay_batch, interval_s=0.0 if waiter else interval_s, drain=True),
+        PeriodicTask(f"{name}-lag", measure_lag, interval_s=10.0),
     ]

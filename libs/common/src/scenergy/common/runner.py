@@ -42,9 +42,8 @@ class TaskRunner:
             if not (task.drain and result):
                 self.stopping.wait(task.interval_s)
 
-    def run_until_signalled(self) -> None:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: self.stopping.set())
+    def start(self) -> list[threading.Thread]:
+        """Run every task in a thread of its own, until `stop()`."""
         now = time.monotonic()
         threads = []
         for task in self.tasks:
@@ -52,6 +51,17 @@ class TaskRunner:
             thread = threading.Thread(target=self._loop, args=(task,), name=task.name, daemon=True)
             thread.start()
             threads.append(thread)
+        self._threads = threads
+        return threads
+
+    def stop(self, timeout_s: float = 15.0) -> None:
+        self.stopping.set()
+        for thread in getattr(self, "_threads", []):
+            thread.join(timeout=timeout_s)
+
+    def run_until_signalled(self) -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: self.stopping.set())
+        self.start()
         self.stopping.wait()
-        for thread in threads:
-            thread.join(timeout=15)
+        self.stop()
