@@ -1,0 +1,1 @@
+"""Image generation: job queue, Gemini workers, assets, dead jobs."""
