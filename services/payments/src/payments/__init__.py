@@ -1,0 +1,1 @@
+"""Payments: Stripe webhooks, credit purchases and refunds, reconciliation."""
