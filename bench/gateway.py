@@ -4,9 +4,10 @@ transactions and 1M audit entries, against their targets and against the bare SQ
     .venv/bin/python bench/gateway.py [--clients 100000] [--transactions 1000000]
         [--audit-entries 1000000] [--seconds 60] [--threads 8]            (or: make bench-gateway)
 
-In one run, on three fresh databases `bench_gw_<random>_{admin,credits,audit}` of the PostgreSQL at
-BENCH_DATABASE_URL (default: postgres@127.0.0.1:5432), migrated by the services' own migrations and
-all dropped at the end, even on failure:
+In one run, on fresh databases `bench_gw_<random>_{admin,credits,audit,generation,payments}` of the
+PostgreSQL at BENCH_DATABASE_URL (default: postgres@127.0.0.1:5432), migrated by the services' own
+migrations and all dropped at the end, even on failure (generation and payments stay empty: the
+dashboard asks them for their figures and health):
 
 1. Fill, as the owner, each database with INSERT ... SELECT generate_series (the three at once), then
    VACUUM ANALYZE, as autovacuum would have by then. The directory: --clients clients (names like
@@ -18,9 +19,9 @@ all dropped at the end, even on failure:
    (the biggest has thousands), each client's versions 1..n in time order with consistent
    balance_after, and the balances their sum. The audit log: --audit-entries entries, the fill of
    bench/audit.py (benchlib.fill_audit_log).
-2. The three servers as the platform runs them, each a process of its own: the credits and audit
-   gRPC servers and the gateway (`python -m admin_api.entrypoints.http`: gunicorn, 2 workers x 8
-   threads). An admin (role admin, made with create_admin) signs in through POST /auth/login once
+2. The servers as the platform runs them, each a process of its own: the credits, audit, generation
+   and payments gRPC servers and the gateway (`python -m admin_api.entrypoints.http`: gunicorn,
+   2 workers x 8 threads). An admin (role admin, made with create_admin) signs in through POST /auth/login once
    per client thread; each thread sends its own session cookie and CSRF token.
 3. Mixed load: --threads client threads, each with a keep-alive requests.Session, each going round
    every kind of call below in its own shuffled order, back to back (closed loop), for --seconds
@@ -112,6 +113,8 @@ from credits.bootstrap import MIGRATIONS as CREDITS_MIGRATIONS
 from credits.bootstrap import bootstrap as credits_bootstrap
 from credits.config import Settings as CreditsSettings
 from credits.entrypoints.grpc_server import build_server as credits_server
+from generation.bootstrap import MIGRATIONS as GENERATION_MIGRATIONS
+from payments.bootstrap import MIGRATIONS as PAYMENTS_MIGRATIONS
 from scenergy.common.db import drop_database, make_engine
 from scenergy.common.identity import Actor, Role
 from scenergy.common.migrations import upgrade
@@ -450,7 +453,7 @@ def fill_audit(pg: psycopg.Connection[Any], args: argparse.Namespace) -> dict[st
 
 @dataclass
 class Stack:
-    """The three servers, each in a process of its own, and the environment each was started with."""
+    """The servers, each in a process of its own, and the environment each was started with."""
 
     dbs: dict[str, Database]
     envs: dict[str, dict[str, str]]
@@ -461,7 +464,9 @@ class Stack:
     def plan(cls, dbs: dict[str, Database], metrics_dir: str) -> Stack:
         key = secrets.token_urlsafe(32)
         common = {"BROKER_URL": "memory://", "SERVICE_CREDENTIAL_KEY": key, "BIND_HOST": "127.0.0.1"}
-        ports = {name: free_port() for name in ("credits", "credits_http", "audit", "audit_http", "admin")}
+        names = ("credits", "credits_http", "audit", "audit_http", "generation", "generation_http")
+        names += ("payments", "payments_ops", "admin")
+        ports = {name: free_port() for name in names}
         envs = {
             "credits": {
                 **common,
@@ -476,11 +481,29 @@ class Stack:
                 "GRPC_PORT": str(ports["audit"]),
                 "HTTP_PORT": str(ports["audit_http"]),
             },
+            "generation": {  # the dashboard asks it for its figures
+                **common,
+                "DATABASE_URL": dbs["generation"].url,
+                "CREDITS_ADDR": f"127.0.0.1:{ports['credits']}",
+                "GRPC_PORT": str(ports["generation"]),
+                "HTTP_PORT": str(ports["generation_http"]),
+                "LOCAL_STORAGE_DIR": os.path.join(metrics_dir, "objects"),
+            },
+            "payments": {  # the dashboard asks it for today's revenue and failed webhooks
+                **common,
+                "DATABASE_URL": dbs["payments"].url,
+                "CREDITS_ADDR": f"127.0.0.1:{ports['credits']}",
+                "STRIPE_WEBHOOK_SECRET": "whsec_" + secrets.token_urlsafe(24),  # no webhooks arrive here
+                "GRPC_PORT": str(ports["payments"]),
+                "GRPC_OPS_PORT": str(ports["payments_ops"]),
+            },
             "admin": {
                 **common,
                 "DATABASE_URL": dbs["admin"].url,
                 "CREDITS_ADDR": f"127.0.0.1:{ports['credits']}",
                 "AUDIT_ADDR": f"127.0.0.1:{ports['audit']}",
+                "GENERATION_ADDR": f"127.0.0.1:{ports['generation']}",
+                "PAYMENTS_ADDR": f"127.0.0.1:{ports['payments']}",
                 "HTTP_PORT": str(ports["admin"]),
                 "GUNICORN_WORKERS": "2",
                 "GUNICORN_THREADS": "8",
@@ -494,6 +517,8 @@ class Stack:
         for name, module in (
             ("credits", "credits.entrypoints.grpc_server"),
             ("audit", "audit.entrypoints.grpc_server"),
+            ("generation", "generation.entrypoints.grpc_server"),
+            ("payments", "payments.entrypoints.grpc_server"),
             ("admin", "admin_api.entrypoints.http"),
         ):
             self.processes[name] = ServerProcess(
@@ -501,7 +526,7 @@ class Stack:
             )
 
     def wait_ready(self) -> None:
-        for name in ("credits", "audit"):
+        for name in ("credits", "audit", "generation", "payments"):
             self.processes[name].wait_grpc_ready(f"127.0.0.1:{self.envs[name]['GRPC_PORT']}", timeout=90)
         self.processes["admin"].wait_http_ready(f"{self.base_url}/readyz", timeout=90)
 
@@ -984,7 +1009,8 @@ def explain_misses(figures: dict[str, Any], tracer: Tracer, slowest: Slowest) ->
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     tag = f"bench_gw_{secrets.token_hex(4)}"
-    dbs = {name: Database.named(f"{tag}_{name}", "bench-gateway") for name in ("admin", "credits", "audit")}
+    names = ("admin", "credits", "audit", "generation", "payments")
+    dbs = {name: Database.named(f"{tag}_{name}", "bench-gateway") for name in names}
     figures: dict[str, Any] = {
         "cpus": os.cpu_count(),
         "threads": args.threads,
@@ -1001,11 +1027,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             cleanup.callback(_quietly, f"drop {db.name}", drop_database, db.url)
         metrics_dir = cleanup.enter_context(tempfile.TemporaryDirectory(prefix="bench-gateway-metrics-"))
         stack = Stack.plan(dbs, metrics_dir)
-        log(f"creating and migrating {tag}_{{admin,credits,audit}}")
+        log(f"creating and migrating {tag}_{{admin,credits,audit,generation,payments}}")
         for name, migrations in (
             ("admin", ADMIN_MIGRATIONS),
             ("credits", CREDITS_MIGRATIONS),
             ("audit", AUDIT_MIGRATIONS),
+            ("generation", GENERATION_MIGRATIONS),
+            ("payments", PAYMENTS_MIGRATIONS),
         ):
             upgrade(migrations, dbs[name].url)
         # The servers import while the databases fill: they touch them only when called.

@@ -24,6 +24,8 @@ from scenergy.common.grpc_client import CallMetadata
 from scenergy.common.identity import Actor, ActorType, Role, ServiceCredential
 from scenergy.credits.v1 import credits_pb2 as pb
 from scenergy.credits.v1 import credits_pb2_grpc as pb_grpc
+from scenergy.generation.v1 import generation_pb2 as generation_pb
+from scenergy.generation.v1 import generation_pb2_grpc as generation_pb_grpc
 from scenergy_dev.postgres import EmbeddedPostgres
 from scenergy_dev.seed import DEMO_ACCOUNTS
 from scenergy_dev.services import SERVICES, Protocol
@@ -31,7 +33,12 @@ from scenergy_dev.services import SERVICES, Protocol
 # Both tests share one var dir (the second runs the platform again on the first one's data).
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("embedded-stack")]
 
-GRPC_SERVICES = {"credits": "scenergy.credits.v1.CreditsService", "audit": "scenergy.audit.v1.AuditService"}
+GRPC_SERVICES = {
+    "credits": "scenergy.credits.v1.CreditsService",
+    "audit": "scenergy.audit.v1.AuditService",
+    "generation": "scenergy.generation.v1.GenerationService",
+    "payments": "scenergy.payments.v1.PaymentsService",
+}
 VIEWER = Actor(ActorType.ADMIN, "adm_e2eviewer0001", Role.VIEWER, "127.0.0.1", "e2e")
 _HTTP = build_opener(ProxyHandler({}))  # straight to 127.0.0.1, whatever HTTP_PROXY says
 _GRPC_OPTIONS = [("grpc.enable_http_proxy", 0)]
@@ -119,6 +126,25 @@ def assert_demo_activity_reached_the_audit_log(ports: dict[str, int], key: str) 
         assert stub.VerifyChain(audit_pb.VerifyChainRequest(), metadata=metadata(VIEWER), timeout=30).ok
 
 
+def assert_demo_generations_complete_with_viewable_images(ports: dict[str, int], key: str) -> None:
+    """Jobs through the embedded broker to the runner, images in the local store behind signed URLs."""
+    metadata = CallMetadata(ServiceCredential(key), "e2e")
+    with grpc.insecure_channel(f"127.0.0.1:{ports['GENERATION_GRPC_PORT']}", options=_GRPC_OPTIONS) as channel:
+        stub = generation_pb_grpc.GenerationServiceStub(channel)
+        request = generation_pb.ListJobsRequest(include_total=True, limit=100)
+        deadline = time.monotonic() + 90
+        while True:
+            jobs = stub.ListJobs(request, metadata=metadata(VIEWER), timeout=5).items
+            if jobs and all(job.status == "completed" for job in jobs):
+                break
+            assert time.monotonic() < deadline, [(job.id, job.status, job.error_message) for job in jobs]
+            time.sleep(0.5)
+        assets = stub.ListAssets(generation_pb.ListAssetsRequest(limit=100), metadata=metadata(VIEWER), timeout=5)
+        assert len(assets.items) == len(jobs) and any(a.is_admin_generated for a in assets.items)
+        with _HTTP.open(assets.items[0].url, timeout=10) as response:
+            assert response.headers["Content-Type"] == "image/png" and response.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
 def sign_in_as_the_seeded_admin(port: int, password: str) -> dict[str, str]:
     """Sign in over plain HTTP as a script would; returns the headers of an authenticated mutation."""
     body = json.dumps({"email": "admin@scenergy.local", "password": password}).encode()
@@ -141,6 +167,8 @@ def assert_the_gateway_serves_the_demo_platform(ports: dict[str, int], var_dir: 
         "admin-api-database": "healthy",
         "credits": "healthy",
         "audit": "healthy",
+        "generation": "healthy",
+        "payments": "healthy",
     }
     assert dashboard["totals"]["clients"] == len(DEMO_ACCOUNTS)
     with _HTTP.open(Request(f"{base}/credits?limit=100", headers=headers), timeout=10) as response:
@@ -177,6 +205,7 @@ def test_run_serves_every_process_with_demo_data_and_stops_cleanly_on_sigint(
     assert key not in stack.output
     assert_demo_data_seeded_once(stack.ports, key)
     assert_demo_activity_reached_the_audit_log(stack.ports, key)
+    assert_demo_generations_complete_with_viewable_images(stack.ports, key)
     assert_the_gateway_serves_the_demo_platform(stack.ports, var_dir)
     password = (var_dir / "secrets" / "admin_password").read_text().strip()
     assert f"sign in as admin@scenergy.local with password {password}" in stack.output  # printed on the first run

@@ -1,9 +1,11 @@
-"""Fixtures of the gateway tests: its database, real credits and audit gRPC servers, signed-in clients."""
+"""Fixtures of the gateway tests: its database, real credits, audit, generation and payments gRPC servers (payments
+talking to a local Stripe wire server), signed-in clients."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +14,8 @@ from flask.testing import FlaskClient
 
 import audit.bootstrap as audit_bootstrap
 import credits.bootstrap as credits_bootstrap
+import generation.bootstrap as generation_bootstrap
+import payments.bootstrap as payments_bootstrap
 from admin_api.bootstrap import MIGRATIONS, Container, bootstrap
 from admin_api.config import Settings
 from admin_api.service_layer.admins import create_admin
@@ -21,17 +25,28 @@ from audit.domain.chain import ChainSigner
 from audit.entrypoints.grpc_server import build_server as build_audit_server
 from credits.config import Settings as CreditsSettings
 from credits.entrypoints.grpc_server import build_server as build_credits_server
+from generation.adapters.provider import OfflineProvider
+from generation.adapters.storage import LocalStorage
+from generation.config import Settings as GenerationSettings
+from generation.entrypoints.grpc_server import build_server as build_generation_server
+from payments.adapters.stripe_api import LibraryStripeApi
+from payments.config import Settings as PaymentsSettings
+from payments.entrypoints.grpc_server import build_server as build_payments_server
 from scenergy.common.identity import Role
 from scenergy.common.ids import new_id
+from scenergy_dev.wire.stripe import StripeWireServer
 
 CREDENTIAL_KEY = "test-service-credential-key-0123456789"
 PASSWORD = "correct horse battery staple"
+WEBHOOK_SECRET = "whsec_test_gateway_payments"
 
 
 @pytest.fixture(scope="session")
 def credits_container(migrated_database: Callable[[str, str], str]) -> Iterator[credits_bootstrap.Container]:
     url = migrated_database("credits", credits_bootstrap.MIGRATIONS)
-    settings = CreditsSettings(database_url=url, broker_url="memory://", service_credential_key=CREDENTIAL_KEY)
+    settings = CreditsSettings(
+        database_url=url, broker_url="memory://", service_credential_key=CREDENTIAL_KEY, db_pool_size=4
+    )  # the test PostgreSQL is shared by parallel test processes: a few connections each
     built = credits_bootstrap.bootstrap(settings, process="test")
     yield built
     built.close()
@@ -52,12 +67,86 @@ def audit_container(migrated_database: Callable[[str, str], str]) -> Iterator[au
 
 
 @pytest.fixture(scope="session")
-def service_addresses(credits_container: Any, audit_container: Any) -> Iterator[dict[str, str]]:
-    credits_server = build_credits_server(credits_container, host="127.0.0.1", port=0).start()
+def credits_address(credits_container: Any) -> Iterator[str]:
+    server = build_credits_server(credits_container, host="127.0.0.1", port=0).start()
+    yield f"127.0.0.1:{server.port}"
+    server.stop(grace_s=1)
+
+
+@pytest.fixture(scope="session")
+def generation_container(
+    migrated_database: Callable[[str, str], str], credits_address: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[generation_bootstrap.Container]:
+    """The generation service on its own database, with the offline model and a local object store;
+    its credit holds go to the same credits server the gateway calls. Tests run jobs with its runner."""
+    url = migrated_database("generation", generation_bootstrap.MIGRATIONS)
+    objects: Path = tmp_path_factory.mktemp("objects")
+    settings = GenerationSettings(
+        database_url=url,
+        broker_url="memory://",
+        service_credential_key=CREDENTIAL_KEY,
+        credits_addr=credits_address,
+        local_storage_dir=str(objects),
+        retry_base_s=0.05,
+        retry_cap_s=0.5,
+        db_pool_size=5,  # the test PostgreSQL is shared: keep to a few connections
+        active_poll_cache_s=0.0,  # the tests see every change of the active-jobs list at once
+    )
+    storage = LocalStorage(objects, base_url="http://127.0.0.1:8003", signing_key="test-objects-key")
+    built = generation_bootstrap.bootstrap(settings, process="test", provider=OfflineProvider(), storage=storage)
+    yield built
+    built.close()
+
+
+@pytest.fixture(scope="session")
+def stripe_server() -> Iterator[StripeWireServer]:
+    """Stripe's API for the payments service's refunds and reconciliation; tests add sessions to it and
+    build their webhook events with it."""
+    with StripeWireServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def payments_container(
+    migrated_database: Callable[[str, str], str], credits_address: str, stripe_server: StripeWireServer
+) -> Iterator[payments_bootstrap.Container]:
+    """The payments service on its own database; its purchases and refunds go to the same credits server
+    the gateway calls, its refunds and reconciliation to the Stripe wire server (through the stripe
+    library). Tests deliver webhooks to its webhook app and process them with its processor."""
+    url = migrated_database("payments", payments_bootstrap.MIGRATIONS)
+    settings = PaymentsSettings(
+        database_url=url,
+        broker_url="memory://",
+        service_credential_key=CREDENTIAL_KEY,
+        credits_addr=credits_address,
+        webhook_secrets=(WEBHOOK_SECRET,),
+        retry_base_s=0.05,
+        retry_cap_s=0.2,
+        db_pool_size=5,  # the test PostgreSQL is shared: keep to a few connections
+    )
+    stripe_api = LibraryStripeApi(stripe_server.api_key, api_base=stripe_server.base_url, max_retries=0)
+    built = payments_bootstrap.bootstrap(settings, process="test", stripe_api=stripe_api)
+    yield built
+    built.close()
+    stripe_api.close()
+
+
+@pytest.fixture(scope="session")
+def service_addresses(
+    credits_address: str, audit_container: Any, generation_container: Any, payments_container: Any
+) -> Iterator[dict[str, str]]:
     audit_server = build_audit_server(audit_container, host="127.0.0.1", port=0).start()
-    yield {"credits": f"127.0.0.1:{credits_server.port}", "audit": f"127.0.0.1:{audit_server.port}"}
-    credits_server.stop(grace_s=1)
+    generation_server = build_generation_server(generation_container, host="127.0.0.1", port=0).start()
+    payments_server = build_payments_server(payments_container, host="127.0.0.1", port=0).start()
+    yield {
+        "credits": credits_address,
+        "audit": f"127.0.0.1:{audit_server.port}",
+        "generation": f"127.0.0.1:{generation_server.port}",
+        "payments": f"127.0.0.1:{payments_server.port}",
+    }
     audit_server.stop(grace_s=1)
+    generation_server.stop(grace_s=1)
+    payments_server.stop(grace_s=1)
 
 
 @pytest.fixture(scope="session")
@@ -73,6 +162,8 @@ def settings(gateway_database_url: str, service_addresses: dict[str, str]) -> Se
         service_credential_key=CREDENTIAL_KEY,
         credits_addr=service_addresses["credits"],
         audit_addr=service_addresses["audit"],
+        generation_addr=service_addresses["generation"],
+        payments_addr=service_addresses["payments"],
         login_max_failures_per_account=5,
         login_max_failures_per_ip=1000,  # tests sign in from one address; the per-IP test lowers it
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from scenergy.common.config import port as read_port
 from scenergy_dev.errors import DevstackError
@@ -44,6 +45,34 @@ class Secret:
     min_length: int = 16
 
 
+@dataclass(frozen=True)
+class RunContext:
+    var_dir: Path
+    ports: Mapping[str, int]  # the service's port variables, e.g. {"HTTP_PORT": 8003}
+    host: str  # where a browser on this machine reaches the processes
+
+
+def _generation_env(ctx: RunContext) -> dict[str, str]:
+    # Images go to a folder under the var dir, served with signed URLs by generation-grpc's HTTP port.
+    return {
+        "LOCAL_STORAGE_DIR": str(ctx.var_dir / "objects"),
+        "PUBLIC_BASE_URL": f"http://{ctx.host}:{ctx.ports['HTTP_PORT']}",
+    }
+
+
+def _webhook_secret() -> str:
+    # What `stripe listen` prints for a local forwarder looks the same; tests sign with it.
+    import secrets
+
+    return "whsec_" + secrets.token_urlsafe(32)
+
+
+def _seed_payments(ctx: SeedContext) -> list[str]:
+    from scenergy_dev.seed_payments import seed_payments
+
+    return seed_payments(ctx)
+
+
 def _audit_signing_key() -> str:
     from audit.domain.chain import ChainSigner
 
@@ -59,6 +88,8 @@ class Service:
     # to know about it; the runner prints these lines in its ready summary.
     seed: Callable[[SeedContext], list[str]] | None = None
     secrets: tuple[Secret, ...] = ()
+    # Variables of the embedded run only (paths under the var dir, URLs of its own ports).
+    extra_env: Callable[[RunContext], dict[str, str]] | None = None
 
     @property
     def env_prefix(self) -> str:
@@ -67,6 +98,12 @@ class Service:
     @property
     def database(self) -> str:
         return "scenergy_" + self.name.replace("-", "_")
+
+
+def _seed_generation(ctx: SeedContext) -> list[str]:
+    from scenergy_dev.seed_generation import seed_generation
+
+    return seed_generation(ctx)
 
 
 def _seed_admin_api(ctx: SeedContext) -> list[str]:
@@ -113,6 +150,41 @@ SERVICES: tuple[Service, ...] = (
             ),
         ),
         seed=_seed_admin_api,
+    ),
+    Service(
+        name="generation",
+        migrations="generation:migrations",
+        processes=(
+            Process(
+                "generation-grpc",
+                "generation.entrypoints.grpc_server",
+                (Port("GRPC_PORT", 50053, Protocol.GRPC), Port("HTTP_PORT", 8003, Protocol.HTTP)),
+            ),
+            Process(
+                "generation-worker", "generation.entrypoints.worker", (Port("WORKER_OPS_PORT", 9103, Protocol.HTTP),)
+            ),
+            Process(
+                "generation-runner", "generation.entrypoints.runner", (Port("RUNNER_OPS_PORT", 9113, Protocol.HTTP),)
+            ),
+        ),
+        extra_env=_generation_env,
+        seed=_seed_generation,  # after admin-api's: the demo jobs use its demo products
+    ),
+    Service(
+        name="payments",
+        migrations="payments:migrations",
+        processes=(
+            # The webhook endpoint first: the summary's payments URL is the service's first HTTP port.
+            Process("payments-webhooks", "payments.entrypoints.webhooks", (Port("HTTP_PORT", 8004, Protocol.HTTP),)),
+            Process(
+                "payments-grpc",
+                "payments.entrypoints.grpc_server",
+                (Port("GRPC_PORT", 50054, Protocol.GRPC), Port("GRPC_OPS_PORT", 9114, Protocol.HTTP)),
+            ),
+            Process("payments-worker", "payments.entrypoints.worker", (Port("WORKER_OPS_PORT", 9104, Protocol.HTTP),)),
+        ),
+        secrets=(Secret("STRIPE_WEBHOOK_SECRET", _webhook_secret, min_length=20),),
+        seed=_seed_payments,
     ),
 )
 

@@ -25,7 +25,7 @@ from scenergy_dev.errors import DevstackError
 from scenergy_dev.postgres import DatabaseServer, EmbeddedPostgres, VarDirLock, masked
 from scenergy_dev.probes import grpc_serving, http_ok
 from scenergy_dev.seed import SeedContext
-from scenergy_dev.services import SERVICES, Listener, PortPlan, Protocol, Service, plan_ports
+from scenergy_dev.services import SERVICES, Listener, PortPlan, Protocol, RunContext, Service, plan_ports
 from scenergy_dev.supervisor import Output, Supervisor
 
 READY_LINE = "Scenergy platform is ready. Press Ctrl-C to stop."
@@ -145,6 +145,7 @@ def _process_env(
     broker_url: str,
     key: str,
     secrets: Mapping[str, str],
+    var_dir: Path,
 ) -> dict[str, str]:
     env = {**PROCESS_ENV_DEFAULTS, **base}
     env.update(
@@ -156,6 +157,10 @@ def _process_env(
     env.update(secrets)
     env.update(plan.service_env(service))
     env.update(plan.grpc_addresses(_probe_host(env["BIND_HOST"])))
+    if service.extra_env is not None:
+        ports = {name: int(value) for name, value in plan.service_env(service).items()}
+        context = RunContext(var_dir=var_dir, ports=ports, host=_probe_host(env["BIND_HOST"]))
+        env.update({k: v for k, v in service.extra_env(context).items() if not base.get(k)})
     return env
 
 
@@ -263,7 +268,14 @@ def _bring_up_and_watch(
         }
         for process in service.processes:
             process_env = _process_env(
-                env, service, plan, database_url=database_url, broker_url=broker_url, key=key, secrets=secrets
+                env,
+                service,
+                plan,
+                database_url=database_url,
+                broker_url=broker_url,
+                key=key,
+                secrets=secrets,
+                var_dir=var_dir,
             )
             supervisor.start(process.name, [sys.executable, "-m", process.module], process_env)
     _wait_until_healthy(plan, host, supervisor, out)

@@ -57,6 +57,8 @@ def bootstrap(settings: Settings, *, process: str = "http") -> Container:
         platform=Platform.connect(
             credits_addr=settings.credits_addr,
             audit_addr=settings.audit_addr,
+            generation_addr=settings.generation_addr,
+            payments_addr=settings.payments_addr,
             credential_key=settings.service_credential_key,
             deadline_s=settings.grpc_deadline_s,
         ),

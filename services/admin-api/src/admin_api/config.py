@@ -16,6 +16,8 @@ class Settings:
     service_credential_key: str
     credits_addr: str  # host:port of the credits gRPC server
     audit_addr: str
+    generation_addr: str
+    payments_addr: str
     http_port: int = 8000
     worker_ops_port: int = 9100
     bind_host: str = "0.0.0.0"
@@ -42,6 +44,8 @@ class Settings:
             service_credential_key=require(env, "SERVICE_CREDENTIAL_KEY"),
             credits_addr=require(env, "CREDITS_ADDR"),
             audit_addr=require(env, "AUDIT_ADDR"),
+            generation_addr=require(env, "GENERATION_ADDR"),
+            payments_addr=require(env, "PAYMENTS_ADDR"),
             http_port=port(env, "HTTP_PORT", 8000),
             worker_ops_port=port(env, "WORKER_OPS_PORT", 9100),
             bind_host=env_str(env, "BIND_HOST", "0.0.0.0"),

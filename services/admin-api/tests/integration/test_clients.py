@@ -61,6 +61,8 @@ def down_platform(container, *, credits=True, audit=False):
     return Platform.connect(
         credits_addr="127.0.0.1:1" if credits else s.credits_addr,
         audit_addr="127.0.0.1:1" if audit else s.audit_addr,
+        generation_addr=s.generation_addr,
+        payments_addr=s.payments_addr,
         credential_key=s.service_credential_key,
         deadline_s=1.0,
     )
@@ -349,6 +351,14 @@ def test_detail_has_stats_store_connection_and_recent_activity(sign_in, containe
         "members": 1,
         "credit_balance": 847,
         "credits_available": 847,
+        "generation": {  # from the generation service: this client has made nothing yet
+            "generations": 0,
+            "jobs": 0,
+            "active_jobs": 0,
+            "failed_jobs": 0,
+            "storage_bytes": 0,
+            "last_generation_at": None,
+        },
     }
     assert detail["store_connection"] == {
         "platform": "woocommerce",

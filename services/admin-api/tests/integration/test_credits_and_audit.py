@@ -144,4 +144,6 @@ def test_the_dashboard_renders_and_reports_each_service(sign_in, directory_clien
         "admin-api-database": "healthy",
         "credits": "healthy",
         "audit": "healthy",
+        "generation": "healthy",
+        "payments": "healthy",
     }

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 import pytest
 
+from credits.bootstrap import Container
 from credits.domain import commands
 from credits.domain.errors import IdempotencyConflict, InsufficientCredits, LedgerBusy
 from credits.service_layer.ledger_check import check_ledger
@@ -20,6 +22,19 @@ from scenergy.credits.v1 import credits_pb2_grpc as pb_grpc
 WORKERS = 64
 DEBITS = 20_000
 FUNDS = 10_000
+
+# Dozens of connections at once: beside the other test process they could exhaust the shared
+# PostgreSQL's max_connections, so these run in the serial phase, alone.
+pytestmark = pytest.mark.serial
+
+
+@pytest.fixture(scope="module", autouse=True)
+def release_connections(container: Container) -> Iterator[None]:
+    """These tests open dozens of connections at once; give them back afterwards, since the test
+    PostgreSQL is shared with the other test processes."""
+    yield
+    container.autocommit_engine.dispose()
+    container.engine.dispose()
 
 
 @pytest.mark.slow

@@ -21,6 +21,7 @@ from spectree import Response as Responses
 from sqlalchemy.exc import IntegrityError
 
 from admin_api.adapters.tables import TS, client, collection_session, membership, product
+from admin_api.api.generations import ClientGenerationStats, client_generation_stats
 from admin_api.api.spec import (
     READ_ERRORS,
     WRITE_ERRORS,
@@ -119,6 +120,7 @@ class Stats(Out):
     members: int  # active and invited, as in the list
     credit_balance: int | None
     credits_available: int | None  # the balance minus active holds
+    generation: ClientGenerationStats | None = None  # null: the generation service didn't answer (see degraded)
 
 
 class StoreConnectionOut(Out):
@@ -566,6 +568,11 @@ def get_client(client_id: str) -> ClientDetail:
         ]
     except ApiError:
         degraded.append("audit")
+    generation: ClientGenerationStats | None = None
+    try:
+        generation = client_generation_stats(client_id, directory.ENRICH_DEADLINE_S)
+    except ApiError:
+        degraded.append("generation")
     return ClientDetail(
         client=client_out(row),
         stats=Stats(
@@ -575,6 +582,7 @@ def get_client(client_id: str) -> ClientDetail:
             members=counts.members,
             credit_balance=balance.balance if balance is not None else None,
             credits_available=balance.available if balance is not None else None,
+            generation=generation,
         ),
         store_connection=store_connection_out(row.store_connection),
         recent_activity=activity,

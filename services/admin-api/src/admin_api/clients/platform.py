@@ -17,6 +17,8 @@ from scenergy.common.grpc_client import CallMetadata, make_channel
 from scenergy.common.http import ApiError
 from scenergy.common.identity import ServiceCredential
 from scenergy.credits.v1 import credits_pb2_grpc
+from scenergy.generation.v1 import generation_pb2_grpc
+from scenergy.payments.v1 import payments_pb2_grpc
 
 SERVICE_NAME = "admin-api"
 
@@ -52,20 +54,36 @@ class Platform:
 
     credits: credits_pb2_grpc.CreditsServiceStub
     audit: audit_pb2_grpc.AuditServiceStub
+    generation: generation_pb2_grpc.GenerationServiceStub
+    payments: payments_pb2_grpc.PaymentsServiceStub
     metadata: CallMetadata
     deadline_s: float
+    # credits, audit, generation, payments: the dashboard's health checks use them
     channels: tuple[grpc.Channel, ...]
 
     @classmethod
-    def connect(cls, *, credits_addr: str, audit_addr: str, credential_key: str, deadline_s: float) -> Platform:
+    def connect(
+        cls,
+        *,
+        credits_addr: str,
+        audit_addr: str,
+        generation_addr: str,
+        payments_addr: str,
+        credential_key: str,
+        deadline_s: float,
+    ) -> Platform:
         credits_channel = make_channel(credits_addr, retry_service="scenergy.credits.v1.CreditsService")
         audit_channel = make_channel(audit_addr, retry_service="scenergy.audit.v1.AuditService")
+        generation_channel = make_channel(generation_addr, retry_service="scenergy.generation.v1.GenerationService")
+        payments_channel = make_channel(payments_addr, retry_service="scenergy.payments.v1.PaymentsService")
         return cls(
             credits=credits_pb2_grpc.CreditsServiceStub(credits_channel),
             audit=audit_pb2_grpc.AuditServiceStub(audit_channel),
+            generation=generation_pb2_grpc.GenerationServiceStub(generation_channel),
+            payments=payments_pb2_grpc.PaymentsServiceStub(payments_channel),
             metadata=CallMetadata(ServiceCredential(credential_key), SERVICE_NAME),
             deadline_s=deadline_s,
-            channels=(credits_channel, audit_channel),
+            channels=(credits_channel, audit_channel, generation_channel, payments_channel),
         )
 
     def call(self, service: str, method: Callable[..., R], request: Any, *, timeout: float | None = None) -> R:

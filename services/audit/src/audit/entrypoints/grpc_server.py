@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import grpc
 import orjson
 from flask import Flask
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from audit.adapters.store import Checkpoint
 from audit.bootstrap import SERVICE_NAME, Container, bootstrap
@@ -26,30 +24,17 @@ from scenergy.common.grpc_server import GrpcServer, abort_on
 from scenergy.common.http import init_app
 from scenergy.common.logging import configure_logging
 from scenergy.common.ops_server import serve_grpc
+from scenergy.common.protobuf import InvalidTimestamp, from_timestamp, to_timestamp
 
 ERRORS: dict[type[Exception], grpc.StatusCode] = {
     errors.InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
+    InvalidTimestamp: grpc.StatusCode.INVALID_ARGUMENT,
     errors.PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
     errors.EntryNotFound: grpc.StatusCode.NOT_FOUND,
     errors.NothingToPurge: grpc.StatusCode.FAILED_PRECONDITION,
 }
 
 R = TypeVar("R")
-
-
-def ts(value: datetime) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(value.astimezone(UTC))
-    return stamp
-
-
-def from_ts(stamp: Timestamp, field: str) -> datetime | None:
-    if stamp.seconds == 0 and stamp.nanos == 0:
-        return None
-    try:
-        return stamp.ToDatetime(tzinfo=UTC)
-    except (ValueError, OverflowError):
-        raise errors.InvalidArgument(f"{field} is not a valid time") from None
 
 
 def _json(value: Any) -> str:
@@ -60,8 +45,8 @@ def entry_pb(e: AuditEntry) -> pb.Entry:
     return pb.Entry(
         seq=e.seq,
         id=e.id,
-        occurred_at=ts(e.occurred_at),
-        recorded_at=ts(e.recorded_at),
+        occurred_at=to_timestamp(e.occurred_at),
+        recorded_at=to_timestamp(e.recorded_at),
         source=e.source,
         event_type=e.event_type,
         action=e.action,
@@ -95,7 +80,7 @@ def checkpoint_pb(c: Checkpoint) -> pb.Checkpoint:
         last_hash=c.last_hash,
         entry_count=c.entry_count,
         reason=c.reason,
-        created_at=ts(c.created_at),
+        created_at=to_timestamp(c.created_at),
         key_id=c.key_id,
         signature=c.signature,
     )
@@ -108,8 +93,8 @@ def entry_filter(f: pb.EntryFilter) -> EntryFilter:
         action=f.action,
         entity_type=f.entity_type,
         entity_id=f.entity_id,
-        occurred_from=from_ts(f.occurred_from, "occurred_from"),
-        occurred_to=from_ts(f.occurred_to, "occurred_to"),
+        occurred_from=from_timestamp(f.occurred_from, "occurred_from"),
+        occurred_to=from_timestamp(f.occurred_to, "occurred_to"),
         outcome=f.outcome,
         query=f.query,
     ).validate()
@@ -218,14 +203,12 @@ class AuditServicer(pb_grpc.AuditServiceServicer):
 
 def build_server(container: Container, *, host: str | None = None, port: int | None = None) -> GrpcServer:
     settings = container.settings
-
-    def register(server: grpc.Server) -> list[str]:
-        pb_grpc.add_AuditServiceServicer_to_server(AuditServicer(container), server)
-        return [pb.DESCRIPTOR.services_by_name["AuditService"].full_name]
-
-    return GrpcServer(
+    return GrpcServer.for_service(
+        AuditServicer(container),
+        pb_grpc.add_AuditServiceServicer_to_server,
+        pb.DESCRIPTOR,
+        "AuditService",
         credential=container.credential,
-        register=register,
         host=host or settings.bind_host,
         port=settings.grpc_port if port is None else port,
         max_workers=settings.grpc_max_workers,

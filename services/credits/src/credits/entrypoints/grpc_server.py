@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import grpc
 from flask import Flask
-from google.protobuf.timestamp_pb2 import Timestamp
 from prometheus_client import Gauge
 
 from credits.bootstrap import SERVICE_NAME, Container, bootstrap
@@ -23,11 +21,13 @@ from scenergy.common.grpc_server import GrpcServer, abort_on
 from scenergy.common.http import init_app
 from scenergy.common.logging import configure_logging
 from scenergy.common.ops_server import serve_grpc
+from scenergy.common.protobuf import InvalidTimestamp, from_timestamp, to_timestamp
 from scenergy.credits.v1 import credits_pb2 as pb
 from scenergy.credits.v1 import credits_pb2_grpc as pb_grpc
 
 ERRORS: dict[type[Exception], grpc.StatusCode] = {
     errors.InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
+    InvalidTimestamp: grpc.StatusCode.INVALID_ARGUMENT,
     errors.PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
     errors.AccountNotFound: grpc.StatusCode.NOT_FOUND,
     errors.TransactionNotFound: grpc.StatusCode.NOT_FOUND,
@@ -45,23 +45,6 @@ ERRORS: dict[type[Exception], grpc.StatusCode] = {
 R = TypeVar("R")
 
 
-def ts(value: datetime | None) -> Timestamp | None:
-    if value is None:
-        return None
-    stamp = Timestamp()
-    stamp.FromDatetime(value.astimezone(UTC))
-    return stamp
-
-
-def from_ts(stamp: Timestamp, field: str) -> datetime | None:
-    if stamp.seconds == 0 and stamp.nanos == 0:
-        return None
-    try:
-        return stamp.ToDatetime(tzinfo=UTC)
-    except (ValueError, OverflowError):
-        raise errors.InvalidArgument(f"{field} is not a valid time") from None
-
-
 def balance_pb(b: Balance) -> pb.Balance:
     return pb.Balance(
         client_id=b.client_id,
@@ -70,9 +53,9 @@ def balance_pb(b: Balance) -> pb.Balance:
         available=b.available,
         credit_limit=b.credit_limit,
         version=b.version,
-        last_activity_at=ts(b.last_activity_at),
-        created_at=ts(b.created_at),
-        updated_at=ts(b.updated_at),
+        last_activity_at=to_timestamp(b.last_activity_at),
+        created_at=to_timestamp(b.created_at),
+        updated_at=to_timestamp(b.updated_at),
     )
 
 
@@ -92,7 +75,7 @@ def transaction_pb(t: Transaction) -> pb.Transaction:
         hold_id=t.hold_id or "",
         idempotency_key=t.idempotency_key or "",
         metadata_json=json.dumps(t.metadata, sort_keys=True),
-        created_at=ts(t.created_at),
+        created_at=to_timestamp(t.created_at),
     )
 
 
@@ -105,9 +88,9 @@ def hold_pb(h: Hold) -> pb.Hold:
         captured_amount=h.captured_amount or 0,
         transaction_id=h.transaction_id or "",
         job_id=h.job_id or "",
-        expires_at=ts(h.expires_at),
-        created_at=ts(h.created_at),
-        settled_at=ts(h.settled_at),
+        expires_at=to_timestamp(h.expires_at),
+        created_at=to_timestamp(h.created_at),
+        settled_at=to_timestamp(h.settled_at),
     )
 
 
@@ -215,8 +198,8 @@ class CreditsServicer(pb_grpc.CreditsServiceServicer):
             page = self._views.list_transactions(
                 client_id=request.client_id,
                 types=tuple(request.types),
-                created_from=from_ts(request.created_from, "created_from"),
-                created_to=from_ts(request.created_to, "created_to"),
+                created_from=from_timestamp(request.created_from, "created_from"),
+                created_to=from_timestamp(request.created_to, "created_to"),
                 admin_user_id=request.admin_user_id,
                 limit=request.limit,
                 cursor=request.cursor,
@@ -230,7 +213,7 @@ class CreditsServicer(pb_grpc.CreditsServiceServicer):
     def GetBalanceAt(self, request: pb.GetBalanceAtRequest, ctx: grpc.ServicerContext) -> pb.BalanceAt:
         def run() -> pb.BalanceAt:
             commands.check_id(request.client_id, "client_id")
-            at = from_ts(request.at, "at")
+            at = from_timestamp(request.at, "at")
             if at is None:
                 raise errors.InvalidArgument("at is required")
             balance, version = self._views.balance_at(request.client_id, at)
@@ -389,14 +372,12 @@ class CreditsServicer(pb_grpc.CreditsServiceServicer):
 
 def build_server(container: Container, *, host: str | None = None, port: int | None = None) -> GrpcServer:
     settings = container.settings
-
-    def register(server: grpc.Server) -> list[str]:
-        pb_grpc.add_CreditsServiceServicer_to_server(CreditsServicer(container), server)
-        return [pb.DESCRIPTOR.services_by_name["CreditsService"].full_name]
-
-    return GrpcServer(
+    return GrpcServer.for_service(
+        CreditsServicer(container),
+        pb_grpc.add_CreditsServiceServicer_to_server,
+        pb.DESCRIPTOR,
+        "CreditsService",
         credential=container.credential,
-        register=register,
         host=host or settings.bind_host,
         port=settings.grpc_port if port is None else port,
         max_workers=settings.grpc_max_workers,
