@@ -147,11 +147,23 @@ def var_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("embedded") / "var"
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failed test's report carries each runner's last output: a process that exited mid-test
+    (and so stopped the platform) says why there."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed:
+        for number, stack in enumerate(getattr(item, "_embedded_stacks", []), start=1):
+            report.sections.append((f"runner {number}: last output", stack.tail(200)))
+
+
 @pytest.fixture
-def start_stack() -> Iterator[Callable[..., EmbeddedStack]]:
+def start_stack(request: pytest.FixtureRequest) -> Iterator[Callable[..., EmbeddedStack]]:
     """`start_stack(var_dir, CREDITS_HTTP_PORT=...)` runs the platform on free ports (or the ones given);
     whatever a test leaves running is stopped afterwards."""
     started: list[EmbeddedStack] = []
+    request.node._embedded_stacks = started
 
     def start(var_dir: Path, **given: int) -> EmbeddedStack:
         names = port_variables()
