@@ -99,6 +99,35 @@ def test_a_live_event_is_refused_in_a_test_environment(
     assert stored(container, event["id"]) is None
 
 
+def test_a_signed_event_postgresql_cannot_hold_gets_400_and_stores_nothing(
+    container: Container,
+    deliver: Callable[..., Any],
+    stripe_store: StripeStore,
+    new_client: Callable[[], str],
+    pack: dict[str, Any],
+) -> None:
+    event = paid_event(stripe_store, new_client(), pack)
+    event["data"]["object"]["metadata"]["note"] = "nul \x00 inside"  # JSON allows \u0000; jsonb does not
+    response = deliver(event)
+    assert response.status_code == 400, response.get_json()
+    assert response.get_json()["error"]["code"] == "unstorable_event"
+    assert stored(container, event["id"]) is None
+
+
+def test_a_repeated_delivery_is_counted_and_stored_once(
+    container: Container,
+    deliver: Callable[..., Any],
+    stripe_store: StripeStore,
+    new_client: Callable[[], str],
+    pack: dict[str, Any],
+) -> None:
+    event = paid_event(stripe_store, new_client(), pack)
+    first, second = deliver(event), deliver(event)
+    assert first.get_json()["duplicate"] is False and second.get_json()["duplicate"] is True
+    row = stored(container, event["id"])
+    assert row.deliveries == 2 and row.payload == event and row.object_id == event["data"]["object"]["id"]
+
+
 def test_50_concurrent_deliveries_of_one_event_make_one_purchase(
     container: Container,
     stripe_store: StripeStore,

@@ -35,6 +35,12 @@ stripe_customer = sa.Table(
     sa.Index("ix_stripe_customer_client", "client_id"),
 )
 
+# A refund or dispute that arrived before its payment is parked as failed with this outcome; the
+# payment's arrival makes them all due. The condition is SQL text, equal to the partial index's
+# predicate, so the planner uses that index even for a prepared statement's generic plan.
+WAITING_FOR_PAYMENT = "waiting for its payment"
+waiting_for_payment = sa.text(f"status = 'failed' AND outcome = '{WAITING_FOR_PAYMENT}'")
+
 # Every event Stripe delivered, once by its id; also the processing queue (claimed with SKIP LOCKED).
 stripe_event = sa.Table(
     "stripe_event",
@@ -58,6 +64,8 @@ stripe_event = sa.Table(
     sa.Index("ix_stripe_event_due", "next_attempt_at", postgresql_where=sa.text("status IN ('pending', 'failed')")),
     sa.Index("ix_stripe_event_received", sa.text("received_at DESC"), sa.text("id DESC")),
     sa.Index("ix_stripe_event_payment", "payment_id"),
+    # Small (only parked events), so a payment's arrival never scans the backlog of pending events.
+    sa.Index("ix_stripe_event_waiting", "id", postgresql_where=waiting_for_payment),
 )
 
 payment = sa.Table(

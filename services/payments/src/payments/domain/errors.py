@@ -30,6 +30,10 @@ class BadSignature(PaymentsError):
     """A webhook whose signature, timestamp or mode can't be trusted; answered 400, only counted."""
 
 
+class UnstorableEvent(PaymentsError):
+    """A correctly signed event PostgreSQL refuses to hold (a NUL character); answered 400, never stored."""
+
+
 class PermanentEventError(PaymentsError):
     """The event can never apply as it is (unknown client or pack); it stays failed for an admin to look at."""
 

@@ -10,7 +10,7 @@ from flask import Flask, Response, jsonify, request
 
 from payments.bootstrap import SERVICE_NAME, Container, bootstrap
 from payments.config import Settings
-from payments.domain.errors import BadSignature
+from payments.domain.errors import BadSignature, UnstorableEvent
 from payments.service_layer.webhooks import WEBHOOKS, store, verify
 from scenergy.common.db import ping
 from scenergy.common.gunicorn_hooks import serve
@@ -37,7 +37,11 @@ def create_app(container: Container) -> Flask:
         except BadSignature as exc:
             WEBHOOKS.labels("bad_signature").inc()  # counted, never stored: the body can't be trusted
             raise ApiError(400, "bad_signature", str(exc)) from None
-        received = store(container.engine, event)
+        try:
+            received = store(container.engine, event, body.decode())
+        except UnstorableEvent as exc:
+            WEBHOOKS.labels("unstorable").inc()
+            raise ApiError(400, "unstorable_event", str(exc)) from None
         WEBHOOKS.labels("duplicate" if received.duplicate else "stored").inc()
         return jsonify({"received": True, "id": received.event_id, "duplicate": received.duplicate}), 200
 

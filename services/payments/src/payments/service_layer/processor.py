@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection
 
 from payments.adapters.credits import STRIPE_ACTOR, Credits
 from payments.adapters.tables import (
+    WAITING_FOR_PAYMENT,
     credit_pack,
     credit_refund,
     outbox,
@@ -32,6 +33,7 @@ from payments.adapters.tables import (
     refund_record,
     stripe_customer,
     stripe_event,
+    waiting_for_payment,
 )
 from payments.domain import errors
 from payments.domain.model import credits_refunded_for
@@ -54,7 +56,7 @@ DISPUTES = (
     "charge.dispute.funds_withdrawn",
     "charge.dispute.funds_reinstated",
 )
-WAITING = "waiting for its payment"
+WAITING = WAITING_FOR_PAYMENT
 
 
 class WaitForPayment(Exception):
@@ -260,11 +262,7 @@ class EventProcessor:
             )
         self._settle_refunds(conn, row)
         # Refunds or disputes that arrived first were waiting for this payment: due now.
-        conn.execute(
-            stripe_event.update()
-            .where(stripe_event.c.status == "failed", stripe_event.c.outcome == WAITING)
-            .values(next_attempt_at=sa.func.now())
-        )
+        conn.execute(stripe_event.update().where(waiting_for_payment).values(next_attempt_at=sa.func.now()))
         return "processed", f"purchase of {row.credits} credits for {row.client_id}", row.id
 
     def _lock_payment(self, conn: Connection, condition: Any) -> Any:

@@ -18,10 +18,8 @@ import sqlalchemy as sa
 import stripe
 from prometheus_client import Counter
 from sqlalchemy import Engine
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from payments.adapters.tables import stripe_event
-from payments.domain.errors import BadSignature
+from payments.domain.errors import BadSignature, UnstorableEvent
 
 EVENTS_CHANNEL = "payments_stripe_event"  # NOTIFY channel the processor listens on
 
@@ -86,31 +84,48 @@ def object_id(event: dict[str, Any]) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def store(engine: Engine, event: dict[str, Any]) -> Received:
-    """Insert-or-ignore by the Stripe event id, and wake the processor at commit."""
+# One statement, its own transaction: store the event unless its id is known (then count the
+# delivery), and wake the processor at commit if it is new. Data-modifying CTEs share one snapshot,
+# so the UPDATE only ever finds a row that existed before this statement. The payload is the signed
+# body itself, parsed by PostgreSQL, rather than the decoded dict serialised again.
+_STORE = sa.text(
+    """
+    WITH new AS (
+        INSERT INTO stripe_event (id, type, livemode, created, payload, object_id)
+        VALUES (:id, :type, :livemode, :created, CAST(:payload AS jsonb), :object_id)
+        ON CONFLICT (id) DO NOTHING
+        RETURNING id
+    ), again AS (
+        UPDATE stripe_event SET deliveries = deliveries + 1 WHERE id = :id RETURNING id
+    )
+    SELECT EXISTS (SELECT FROM new) AS inserted, EXISTS (SELECT FROM again) AS counted,
+           (SELECT count(pg_notify(:channel, '')) FROM new) AS woken
+    """
+)
+# Two first deliveries at once: the loser's INSERT waits for the winner's commit and does nothing,
+# while its UPDATE's snapshot predates that row. A second statement sees it and counts the delivery.
+_COUNT_DELIVERY = sa.text("UPDATE stripe_event SET deliveries = deliveries + 1 WHERE id = :id")
+
+
+def store(engine: Engine, event: dict[str, Any], body: str) -> Received:
+    """Insert-or-ignore by the Stripe event id (`body` is the verified text of `event`)."""
     created = event.get("created")
     created_at = datetime.fromtimestamp(created, UTC) if isinstance(created, int) else datetime.now(UTC)
     event_type = str(event.get("type") or "unknown")[:200]
-    with engine.begin() as conn:
-        inserted = conn.execute(
-            pg_insert(stripe_event)
-            .values(
-                id=event["id"][:255],
-                type=event_type,
-                livemode=bool(event.get("livemode")),
-                created=created_at,
-                payload=event,
-                object_id=object_id(event),
-            )
-            .on_conflict_do_nothing(index_elements=["id"])
-            .returning(stripe_event.c.id)
-        ).first()
-        if inserted is None:
-            conn.execute(
-                stripe_event.update()
-                .where(stripe_event.c.id == event["id"])
-                .values(deliveries=stripe_event.c.deliveries + 1)
-            )
-        else:
-            conn.execute(sa.text("SELECT pg_notify(:channel, '')"), {"channel": EVENTS_CHANNEL})
-    return Received(event["id"], event_type, duplicate=inserted is None)
+    params = {
+        "id": event["id"][:255],
+        "type": event_type,
+        "livemode": bool(event.get("livemode")),
+        "created": created_at,
+        "payload": body,
+        "object_id": object_id(event),
+        "channel": EVENTS_CHANNEL,
+    }
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        try:
+            row = conn.execute(_STORE, params).one()
+        except sa.exc.DataError as exc:  # valid JSON PostgreSQL can't hold, such as a \u0000 escape
+            raise UnstorableEvent(f"the event can't be stored: {exc.orig}") from None
+        if not row.inserted and not row.counted:
+            conn.execute(_COUNT_DELIVERY, {"id": params["id"]})
+    return Received(event["id"], event_type, duplicate=not row.inserted)

@@ -102,6 +102,13 @@ def upgrade() -> None:
     )
     op.create_index("ix_stripe_event_payment", "stripe_event", ["payment_id"], unique=False)
     op.create_index(
+        "ix_stripe_event_waiting",
+        "stripe_event",
+        ["id"],
+        unique=False,
+        postgresql_where=sa.text("status = 'failed' AND outcome = 'waiting for its payment'"),
+    )
+    op.create_index(
         "ix_stripe_event_received",
         "stripe_event",
         [sa.literal_column("received_at DESC"), sa.literal_column("id DESC")],
@@ -182,6 +189,7 @@ def downgrade() -> None:
     op.drop_index("ix_payment_client", table_name="payment")
     op.drop_table("payment")
     op.drop_index("ix_stripe_event_received", table_name="stripe_event")
+    op.drop_index("ix_stripe_event_waiting", table_name="stripe_event")
     op.drop_index("ix_stripe_event_payment", table_name="stripe_event")
     op.drop_index(
         "ix_stripe_event_due", table_name="stripe_event", postgresql_where=sa.text("status IN ('pending', 'failed')")
