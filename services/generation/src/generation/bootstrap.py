@@ -58,6 +58,9 @@ def build_storage(settings: Settings) -> ObjectStorage:
 class Container:
     settings: Settings
     engine: Engine
+    # Connections always in autocommit, for the runner's single statements: an engine derived with
+    # execution_options(isolation_level=…) would switch and reset each connection at every checkout.
+    autocommit_engine: Engine
     credits: Credits
     provider: ImageProvider
     storage: ObjectStorage
@@ -76,6 +79,7 @@ class Container:
         for item in self.closers:
             getattr(item, "close", lambda: None)()
         self.engine.dispose()
+        self.autocommit_engine.dispose()
 
 
 def bootstrap(
@@ -93,6 +97,14 @@ def bootstrap(
         statement_timeout_ms=settings.db_statement_timeout_ms,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_pool_size,
+    )
+    autocommit_engine = make_engine(
+        settings.database_url,
+        application_name=f"generation-{process}",
+        statement_timeout_ms=settings.db_statement_timeout_ms,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_pool_size,
+        autocommit=True,
     )
     closers: list[object] = []
     if credits is None:
@@ -115,6 +127,7 @@ def bootstrap(
     return Container(
         settings=settings,
         engine=engine,
+        autocommit_engine=autocommit_engine,
         credits=credits,
         provider=provider,
         storage=storage,

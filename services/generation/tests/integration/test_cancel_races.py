@@ -59,8 +59,22 @@ def test_no_job_completes_after_its_cancel_was_acknowledged(
     refused: set[str] = set()
     rng = random.Random(11)
 
-    def cancel_soon(job_id: str) -> None:
-        time.sleep(rng.uniform(0, 0.03))
+    def started(job_id: str) -> bool:
+        with container.engine.connect() as conn:
+            status = conn.execute(sa.select(generation_job.c.status).where(generation_job.c.id == job_id)).scalar()
+        return status != "pending"
+
+    def cancel_soon(job_id: str, n: int) -> None:
+        if n % 3 == 0:
+            # Race the attempt itself: once the job has left the queue, cancel within the model call's
+            # 0-4 ms, so some cancels land mid-attempt and some just after it completed. (Only racing
+            # the submit would, on a busy machine, catch every job still queued.)
+            deadline = time.monotonic() + 30
+            while not started(job_id) and time.monotonic() < deadline:
+                time.sleep(0.002)
+            time.sleep(rng.uniform(0, 0.004))
+        else:
+            time.sleep(rng.uniform(0, 0.03))
         try:
             job = container.commands.cancel(job_id, "race", ADMIN)
         except errors.Conflict:
@@ -71,10 +85,10 @@ def test_no_job_completes_after_its_cancel_was_acknowledged(
 
     with background(container), ThreadPoolExecutor(max_workers=8) as pool:
         ids = []
-        for _ in range(JOBS):
+        for n in range(JOBS):
             job_id = container.commands.submit(job_request(client_id), app_user).id
             ids.append(job_id)
-            pool.submit(cancel_soon, job_id)
+            pool.submit(cancel_soon, job_id, n)
         pool.shutdown(wait=True)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:

@@ -19,7 +19,9 @@ from scenergy.common.testing.actors import ADMIN, VIEWER
 def rows(container: Container, table: sa.Table, job_id: str) -> list[Any]:
     with container.engine.connect() as conn:
         column = table.c.id if table is generation_job else table.c.job_id
-        return list(conn.execute(sa.select(table).where(column == job_id)).all())
+        # In key order (a transition's id, an attempt's number): without ORDER BY, heap order is anyone's guess.
+        order = list(table.primary_key.columns)
+        return list(conn.execute(sa.select(table).where(column == job_id).order_by(*order)).all())
 
 
 def job(container: Container, job_id: str) -> Any:

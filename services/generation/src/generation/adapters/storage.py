@@ -230,12 +230,13 @@ class LocalStorage:
         self._signing_key = signing_key.encode("utf-8")
         self._clock = clock
         self.root.mkdir(parents=True, exist_ok=True)
+        self._resolved_root = self.root.resolve()
 
     def path_for(self, key: str) -> Path:
         """The file of `key` (which may not exist); ValueError for an unsafe key."""
         path = self.root / validate_key(key)
         # The key rule already rules out escapes; this also catches a symlinked directory under root.
-        if not path.resolve().is_relative_to(self.root.resolve()):
+        if not path.resolve().is_relative_to(self._resolved_root):
             raise ValueError("object key resolves outside the storage root")
         return path
 

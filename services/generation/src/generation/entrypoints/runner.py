@@ -46,6 +46,7 @@ def build_runner(container: Container, *, worker_id: str, checkpoint: Callable[[
         config,
         worker_id=worker_id,
         checkpoint=checkpoint or (lambda point: None),
+        autocommit_engine=container.autocommit_engine,
     )
 
 

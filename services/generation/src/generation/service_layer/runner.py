@@ -109,10 +109,11 @@ class JobRunner:
         *,
         worker_id: str,
         checkpoint: Callable[[str], None] = lambda point: None,
+        autocommit_engine: Engine | None = None,
     ) -> None:
         self._engine = engine
-        # Single statements (lease, stage checks) need no BEGIN/COMMIT round trips of their own.
-        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+        # Single statements (claim, lease, stage checks, completion) need no BEGIN/COMMIT round trips.
+        self._autocommit = autocommit_engine or engine.execution_options(isolation_level="AUTOCOMMIT")
         self._provider = provider
         self._storage = storage
         self._settler = settler
@@ -222,15 +223,16 @@ class JobRunner:
 
     def _stage(self, job: Any, owner: str, lease: _Lease, stage: Stage) -> None:
         """Between stages: stop if the job was cancelled or taken over; else record the stage, at most
-        once a second (a fast job only reads, so polling screens cost the database little)."""
+        once a second. Within a second of the last write nothing is read either: the check only saves
+        an upload, and the completion's compare-and-set is what keeps a cancelled job from completing
+        (a lost job's object is removed). Real model calls take seconds, so they always check here."""
         if lease.lost.is_set():
             raise LostJob()
+        if time.monotonic() - lease.progress_written < PROGRESS_INTERVAL_S:
+            return
         with self._autocommit.connect() as conn:
-            if time.monotonic() - lease.progress_written >= PROGRESS_INTERVAL_S:
-                owned = jobstore.set_progress(conn, job.id, owner, stage.value, STAGE_PROGRESS[stage])
-                lease.progress_written = time.monotonic()
-            else:
-                owned = jobstore.still_owned(conn, job.id, owner)
+            owned = jobstore.set_progress(conn, job.id, owner, stage.value, STAGE_PROGRESS[stage])
+        lease.progress_written = time.monotonic()
         if not owned:
             raise LostJob()
 

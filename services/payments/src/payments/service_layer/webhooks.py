@@ -87,7 +87,8 @@ def object_id(event: dict[str, Any]) -> str | None:
 # One statement, its own transaction: store the event unless its id is known (then count the
 # delivery), and wake the processor at commit if it is new. Data-modifying CTEs share one snapshot,
 # so the UPDATE only ever finds a row that existed before this statement. The payload is the signed
-# body itself, parsed by PostgreSQL, rather than the decoded dict serialised again.
+# body itself, parsed by PostgreSQL, rather than the decoded dict serialised again. Naming the result
+# columns lets SQLAlchemy build the result's metadata once, not at every delivery.
 _STORE = sa.text(
     """
     WITH new AS (
@@ -101,7 +102,7 @@ _STORE = sa.text(
     SELECT EXISTS (SELECT FROM new) AS inserted, EXISTS (SELECT FROM again) AS counted,
            (SELECT count(pg_notify(:channel, '')) FROM new) AS woken
     """
-)
+).columns(sa.column("inserted", sa.Boolean), sa.column("counted", sa.Boolean), sa.column("woken", sa.BigInteger))
 # Two first deliveries at once: the loser's INSERT waits for the winner's commit and does nothing,
 # while its UPDATE's snapshot predates that row. A second statement sees it and counts the delivery.
 _COUNT_DELIVERY = sa.text("UPDATE stripe_event SET deliveries = deliveries + 1 WHERE id = :id")
