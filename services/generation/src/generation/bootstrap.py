@@ -132,7 +132,7 @@ def bootstrap(
         provider=provider,
         storage=storage,
         settler=settler,
-        commands=GenerationCommands(engine, credits, settler, policy),
+        commands=GenerationCommands(engine, credits, settler, policy, autocommit_engine=autocommit_engine),
         dead_jobs=DeadJobs(
             engine,
             credits,

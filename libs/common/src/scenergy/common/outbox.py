@@ -21,7 +21,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import make_url
 
 from scenergy.common.db import sqlalchemy_url
-from scenergy.common.messaging import Publisher
+from scenergy.common.messaging import Publisher, PublishFailed
 from scenergy.common.runner import PeriodicTask
 
 log = logging.getLogger(__name__)
@@ -78,21 +78,19 @@ class OutboxRelay:
                 .limit(self._batch_size)
                 .with_for_update(skip_locked=True)
             ).all()
-            published: list[int] = []
             try:
-                for row in rows:
-                    self._publisher.publish(row.payload, routing_key=row.routing_key)
-                    published.append(row.seq)
-            except Exception as exc:
+                # In order, with one wait for the broker's confirms of the whole batch.
+                confirmed = self._publisher.publish_many([(row.payload, row.routing_key) for row in rows])
+            except PublishFailed as exc:
                 # Keep what was confirmed; the rest stays unpublished and is retried.
-                self._publisher.reset()
-                log.warning("outbox publish failed", extra={"error": str(exc), "published": len(published)})
-                if rows[len(published) :]:
-                    conn.execute(
-                        table.update()
-                        .where(table.c.seq == rows[len(published)].seq)
-                        .values(attempts=table.c.attempts + 1, last_error=str(exc)[:2000])
-                    )
+                confirmed = exc.confirmed
+                log.warning("outbox publish failed", extra={"error": str(exc), "published": confirmed})
+                conn.execute(
+                    table.update()
+                    .where(table.c.seq == rows[confirmed].seq)
+                    .values(attempts=table.c.attempts + 1, last_error=str(exc)[:2000])
+                )
+            published = [row.seq for row in rows[:confirmed]]
             if published:
                 conn.execute(table.update().where(table.c.seq.in_(published)).values(published_at=datetime.now(UTC)))
             return len(published)

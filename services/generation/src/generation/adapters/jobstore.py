@@ -147,6 +147,11 @@ def get_job(conn: Connection, job_id: str) -> sa.Row[Any] | None:
     return conn.execute(sa.select(generation_job).where(generation_job.c.id == job_id)).first()
 
 
+# The claim and the completion find the job by its key alone. Their state checks sit inside a CASE,
+# which the planner does not match against indexes: written plainly, `status = 'pending'` let it pick
+# the partial queue indexes and walk every pending job whenever the table's statistics were stale
+# (a fresh table, a burst of submits), a cost that grew with the backlog.
+
 # The claim, its attempt row and its transition in one statement: one round trip for the hot path.
 # It returns only what an attempt reads: each column returned costs the caller result metadata.
 _CLAIMED = (
@@ -168,8 +173,8 @@ CLAIM_SQL = sa.text(
                lease_expires_at = now() + make_interval(secs => :lease_s),
                started_at = coalesce(started_at, now()), stage = 'calling_model', progress = 10,
                progress_at = now(), updated_at = now()
-         WHERE id = :job_id AND status = 'pending' AND available_at <= now() + interval '1 second'
-           AND attempt_count < max_attempts
+         WHERE id = :job_id AND CASE WHEN status = 'pending' AND available_at <= now() + interval '1 second'
+                                         AND attempt_count < max_attempts THEN true ELSE false END
      RETURNING {", ".join(_CLAIMED)},
                greatest(0, (extract(epoch FROM now() - greatest(available_at, created_at)) * 1000))::bigint
                   AS queue_ms
@@ -205,7 +210,7 @@ COMPLETE_SQL = sa.text(
                asset_id = :asset_id, price_version = :price_version,
                prompt_tokens = prompt_tokens + :prompt_tokens, candidate_tokens = candidate_tokens + :candidate_tokens,
                total_tokens = total_tokens + :total_tokens, estimated_cost_usd = estimated_cost_usd + :cost
-         WHERE id = :job_id AND lease_owner = :owner AND status = 'generating'
+         WHERE id = :job_id AND CASE WHEN lease_owner = :owner AND status = 'generating' THEN true ELSE false END
      RETURNING id, client_id, model, attempt_count, products
     ), asset AS (
         INSERT INTO generated_asset (id, job_id, client_id, is_admin_generated, gallery_client_id, object_key,

@@ -132,8 +132,18 @@ def asset_state(asset: Any) -> dict[str, Any]:
 
 
 class GenerationCommands:
-    def __init__(self, engine: Engine, credits: Credits, settler: Settler, policy: JobPolicy) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        credits: Credits,
+        settler: Settler,
+        policy: JobPolicy,
+        *,
+        autocommit_engine: Engine | None = None,
+    ) -> None:
         self._engine = engine
+        # A submit is one statement, atomic on its own: no BEGIN and COMMIT round trips around it.
+        self._autocommit = autocommit_engine or engine.execution_options(isolation_level="AUTOCOMMIT")
         self._credits = credits
         self._settler = settler
         self._policy = policy
@@ -224,7 +234,7 @@ class GenerationCommands:
             action = "regenerate" if regenerated_from else "submit"
             event = self._event(f"generation.job.{action}", "job", job_id, actor, data)
         try:
-            with self._engine.begin() as conn:
+            with self._autocommit.connect() as conn:
                 job = jobstore.insert_job(conn, values, event)
         except IntegrityError:
             # The same key raced us; the first submit won. Its hold has the same key, so it is the same hold.

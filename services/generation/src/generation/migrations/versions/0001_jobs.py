@@ -304,9 +304,6 @@ def upgrade() -> None:
             "transferred_to_client_id IS NULL OR is_admin_generated",
             name=op.f("ck_generated_asset_transfer_admin_only"),
         ),
-        sa.ForeignKeyConstraint(
-            ["job_id"], ["generation_job.id"], name=op.f("fk_generated_asset_job_id_generation_job")
-        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_generated_asset")),
         sa.UniqueConstraint("job_id", name=op.f("uq_generated_asset_job_id")),
     )
@@ -357,9 +354,6 @@ def upgrade() -> None:
         sa.Column("total_ms", sa.BigInteger(), nullable=True),
         sa.Column("started_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["job_id"], ["generation_job.id"], name=op.f("fk_job_attempt_job_id_generation_job"), ondelete="CASCADE"
-        ),
         sa.PrimaryKeyConstraint("job_id", "number", name=op.f("pk_job_attempt")),
     )
     op.create_table(
@@ -372,9 +366,6 @@ def upgrade() -> None:
         sa.Column("reason", sa.Text(), server_default="", nullable=False),
         sa.Column("actor", sa.Text(), nullable=False),
         sa.Column("occurred_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["job_id"], ["generation_job.id"], name=op.f("fk_job_transition_job_id_generation_job"), ondelete="CASCADE"
-        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_job_transition")),
     )
     op.create_index("ix_job_transition_job", "job_transition", ["job_id", "id"], unique=False)
