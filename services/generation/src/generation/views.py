@@ -108,7 +108,8 @@ class GenerationViews:
     ) -> None:
         self._engine = engine
         self._active_ttl_s = active_ttl_s  # how stale a "not modified" answer to the 2-second poll may be
-        self._active_cache: dict[str, tuple[float, str, int, int]] = {}
+        # Per client filter: (when, etag, generating, pending, the listed rows once someone needed them).
+        self._active_cache: dict[str, tuple[float, str, int, int, list[Any] | None]] = {}
         self._provider_name = provider_name
         self._stats_ttl_s = stats_ttl_s
         self._stats_cache: tuple[float, dict[str, Any]] | None = None
@@ -177,9 +178,14 @@ class GenerationViews:
             where.append(j.client_id == client_id)
         narrow = (j.id, j.status, j.stage, j.progress, j.attempt_count)
         cached = self._active_cache.get(client_id)
-        if cached is not None and time.monotonic() - cached[0] < self._active_ttl_s and if_none_match == cached[1]:
-            # Every open dashboard polls every 2 s: within the TTL an unchanged list costs no query.
-            return None, cached[1], cached[2], cached[3]
+        if cached is not None and time.monotonic() - cached[0] < self._active_ttl_s:
+            # Every open dashboard polls every 2 s: within the TTL the list costs no query, whether the
+            # caller has it already (its etag) or needs it (a new screen, a changed list).
+            _fetched, etag, generating, pending, rows = cached
+            if if_none_match == etag:
+                return None, etag, generating, pending
+            if rows is not None:
+                return rows, etag, generating, pending
         with self._engine.connect() as conn:
             shown = list(
                 conn.execute(
@@ -211,12 +217,15 @@ class GenerationViews:
             generating, pending = int(counts.get("generating", 0)), int(counts.get("pending", 0))
             if len(self._active_cache) > 1000:
                 self._active_cache.clear()
-            self._active_cache[client_id] = (time.monotonic(), etag, generating, pending)
+            now = time.monotonic()
             if if_none_match and if_none_match == etag:
+                self._active_cache[client_id] = (now, etag, generating, pending, None)
                 return None, etag, generating, pending
             order = {row.id: n for n, row in enumerate(shown)}
             full = conn.execute(sa.select(generation_job).where(j.id.in_(list(order)))).all() if order else []
-        return sorted(full, key=lambda row: order[row.id]), etag, generating, pending
+        rows = sorted(full, key=lambda row: order[row.id])
+        self._active_cache[client_id] = (now, etag, generating, pending, rows)
+        return rows, etag, generating, pending
 
     def bulk_operation(self, operation_id: str) -> Any:
         with self._engine.connect() as conn:

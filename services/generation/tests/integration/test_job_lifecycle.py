@@ -227,3 +227,12 @@ def test_the_active_poll_answers_not_modified_from_memory_within_its_cache_time(
     time.sleep(0.35)
     fresh, new_etag, *_ = container.views.active("", etag)
     assert fresh is not None and new_etag != etag
+
+    # Within the cache time a new poller (no etag, or an old one) gets the same list, with no query.
+    statements: list[str] = []
+    sa.event.listen(container.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    again, again_etag, *_ = container.views.active("")
+    stale, stale_etag, *_ = container.views.active("", etag)
+    assert statements == []
+    assert again_etag == stale_etag == new_etag
+    assert again is not None and stale is not None and [r.id for r in again] == [r.id for r in fresh]

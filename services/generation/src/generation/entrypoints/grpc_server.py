@@ -139,6 +139,9 @@ class GenerationServicer(pb_grpc.GenerationServiceServicer):
         self._views = container.views
         self._storage = container.storage
         self._url_ttl = container.settings.presigned_url_ttl_s
+        # The last full answer to the active-jobs poll per client filter, by etag: an unchanged list is
+        # converted to protobuf once, however many screens poll it. Read-only once built.
+        self._active_answers: dict[str, pb.ActiveJobs] = {}
 
     def _run(self, ctx: grpc.ServicerContext, fn: Callable[[], R]) -> R:
         with abort_on(ctx, ERRORS):
@@ -265,7 +268,15 @@ class GenerationServicer(pb_grpc.GenerationServiceServicer):
             rows, etag, generating, pending = self._views.active(request.client_id, request.if_none_match)
             if rows is None:
                 return pb.ActiveJobs(etag=etag, not_modified=True, generating=generating, pending=pending)
-            return pb.ActiveJobs(items=[job_pb(j) for j in rows], etag=etag, generating=generating, pending=pending)
+            answer = self._active_answers.get(request.client_id)
+            if answer is None or answer.etag != etag:
+                answer = pb.ActiveJobs(
+                    items=[job_pb(j) for j in rows], etag=etag, generating=generating, pending=pending
+                )
+                if len(self._active_answers) > 1000:
+                    self._active_answers.clear()
+                self._active_answers[request.client_id] = answer
+            return answer
 
         return self._run(ctx, run)
 
