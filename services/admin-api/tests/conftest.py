@@ -23,8 +23,7 @@ from admin_api.web import create_app
 from audit.config import Settings as AuditSettings
 from audit.domain.chain import ChainSigner
 from audit.entrypoints.grpc_server import build_server as build_audit_server
-from credits.config import Settings as CreditsSettings
-from credits.entrypoints.grpc_server import build_server as build_credits_server
+from credits.testing import running_credits
 from generation.adapters.provider import OfflineProvider
 from generation.adapters.storage import LocalStorage
 from generation.config import Settings as GenerationSettings
@@ -42,14 +41,14 @@ WEBHOOK_SECRET = "whsec_test_gateway_payments"
 
 
 @pytest.fixture(scope="session")
-def credits_container(migrated_database: Callable[[str, str], str]) -> Iterator[credits_bootstrap.Container]:
-    url = migrated_database("credits", credits_bootstrap.MIGRATIONS)
-    settings = CreditsSettings(
-        database_url=url, broker_url="memory://", service_credential_key=CREDENTIAL_KEY, db_pool_size=4
-    )  # the test PostgreSQL is shared by parallel test processes: a few connections each
-    built = credits_bootstrap.bootstrap(settings, process="test")
-    yield built
-    built.close()
+def credits_service(migrated_database: Callable[[str, str], str]) -> Iterator[tuple[credits_bootstrap.Container, str]]:
+    with running_credits(migrated_database("credits", credits_bootstrap.MIGRATIONS), CREDENTIAL_KEY) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def credits_container(credits_service: tuple[credits_bootstrap.Container, str]) -> credits_bootstrap.Container:
+    return credits_service[0]
 
 
 @pytest.fixture(scope="session")
@@ -67,10 +66,8 @@ def audit_container(migrated_database: Callable[[str, str], str]) -> Iterator[au
 
 
 @pytest.fixture(scope="session")
-def credits_address(credits_container: Any) -> Iterator[str]:
-    server = build_credits_server(credits_container, host="127.0.0.1", port=0).start()
-    yield f"127.0.0.1:{server.port}"
-    server.stop(grace_s=1)
+def credits_address(credits_service: tuple[credits_bootstrap.Container, str]) -> str:
+    return credits_service[1]
 
 
 @pytest.fixture(scope="session")

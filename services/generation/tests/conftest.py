@@ -11,9 +11,7 @@ import grpc
 import pytest
 
 from credits.bootstrap import MIGRATIONS as CREDITS_MIGRATIONS
-from credits.bootstrap import bootstrap as credits_bootstrap
-from credits.config import Settings as CreditsSettings
-from credits.entrypoints.grpc_server import build_server as build_credits_server
+from credits.testing import running_credits
 from generation.adapters.provider import OfflineProvider
 from generation.adapters.storage import LocalStorage
 from generation.bootstrap import MIGRATIONS, Container, bootstrap
@@ -35,15 +33,8 @@ CREDENTIAL_KEY = "test-service-credential-key-0123456789"
 @pytest.fixture(scope="session")
 def credits_target(migrated_database: Callable[[str, str], str]) -> Iterator[str]:
     """The real credits service, in this process, on its own database."""
-    url = migrated_database("gencredits", CREDITS_MIGRATIONS)
-    settings = CreditsSettings(
-        database_url=url, broker_url="memory://", service_credential_key=CREDENTIAL_KEY, db_pool_size=4
-    )  # the test PostgreSQL is shared by parallel test processes: a few connections each
-    container = credits_bootstrap(settings, process="test")
-    server = build_credits_server(container, host="127.0.0.1", port=0).start()
-    yield f"127.0.0.1:{server.port}"
-    server.stop(grace_s=1)
-    container.close()
+    with running_credits(migrated_database("gencredits", CREDITS_MIGRATIONS), CREDENTIAL_KEY) as (_, address):
+        yield address
 
 
 @pytest.fixture(scope="session")

@@ -11,9 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from credits.bootstrap import MIGRATIONS as CREDITS_MIGRATIONS
-from credits.bootstrap import bootstrap as credits_bootstrap
-from credits.config import Settings as CreditsSettings
-from credits.entrypoints.grpc_server import build_server as build_credits_server
+from credits.testing import running_credits
 from payments.adapters.tables import credit_pack
 from payments.bootstrap import MIGRATIONS, Container, bootstrap
 from payments.config import Settings
@@ -33,15 +31,9 @@ OLD_SECRET = "whsec_test_previous_secret"
 
 @pytest.fixture(scope="session")
 def credits_target(migrated_database: Callable[[str, str], str]) -> Iterator[str]:
-    url = migrated_database("paycredits", CREDITS_MIGRATIONS)
-    settings = CreditsSettings(
-        database_url=url, broker_url="memory://", service_credential_key=CREDENTIAL_KEY, db_pool_size=4
-    )  # the test PostgreSQL is shared by parallel test processes: a few connections each
-    container = credits_bootstrap(settings, process="test")
-    server = build_credits_server(container, host="127.0.0.1", port=0).start()
-    yield f"127.0.0.1:{server.port}"
-    server.stop(grace_s=1)
-    container.close()
+    """The real credits service, in this process, on its own database."""
+    with running_credits(migrated_database("paycredits", CREDITS_MIGRATIONS), CREDENTIAL_KEY) as (_, address):
+        yield address
 
 
 @pytest.fixture(scope="session")
