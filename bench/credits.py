@@ -33,6 +33,7 @@ import os
 import random
 import secrets
 import time
+import urllib.request
 from collections.abc import Callable
 from contextlib import ExitStack
 from datetime import UTC, datetime
@@ -139,7 +140,7 @@ class DebitParams:
         with context.bound(request_id="template", actor=ACTOR):
             CreditsService(ledger).debit(commands.Debit(clients[0], 1, "template"), ACTOR)
         self._template = ledger.captured
-        self._envelope = json.loads(self._template["envelope"])
+        self._envelope = self._template["envelope"]
         for name in ("client_id", "transaction_id", "idempotency_key"):
             assert name in self._envelope["data"], f"the debit event no longer carries {name}"
         self._hashes = {c: commands.Debit(c, 1, "k").fingerprint() for c in clients}
@@ -164,6 +165,7 @@ class DebitParams:
             transaction_id=transaction_id,
             request_id=request_id,
             event_id=event_id,
+            metadata=json.dumps(self._template["metadata"]),
             envelope=json.dumps(envelope),
         )
         return params
@@ -374,17 +376,44 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
             ("raw_hot", raw_sql_op(libpq_url, params, [HOT_CLIENT], "rh")),
             ("full_hot", debit_op(credits_channel, key, [HOT_CLIENT], "fh")),
         ]
+        batching: dict[str, dict[str, float]] = {}
         for name, make_op in phases:
+            before = batch_counters(ports["credits"][1])
             results[name] = checked(name, closed_loop(make_op, **load))
+            batching[name] = batch_counters(ports["credits"][1], since=before)
         log(f"open loop: {args.rate:g} debits/s offered for {args.latency_seconds:g} s")
+        before = batch_counters(ports["credits"][1])
         results["open"] = checked("open loop", debit_open_loop(credits_channel, key, spread, args), strict=False)
+        batching["open"] = batch_counters(ports["credits"][1], since=before)
 
         log("checking the ledger")
         report = check_ledger(engine)
         for violation in report.violations[:10]:
             log(f"ledger violation: {violation}")
 
-    return figures_and_table(args, results, report.ok, report.transactions_checked)
+    return figures_and_table(args, results, batching, report.ok, report.transactions_checked)
+
+
+BATCH_SERIES = (
+    "credits_ledger_batch_size_sum",
+    "credits_ledger_batch_size_count",
+    "credits_ledger_batch_fallbacks_total",
+)
+
+
+def batch_counters(http_port: int, since: dict[str, float] | None = None) -> dict[str, float]:
+    """The server's group-commit counters from its /metrics (less those of `since`): posts, statements
+    and statements that changed nothing."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    values = {name: 0.0 for name in BATCH_SERIES}
+    for line in text.splitlines():
+        name, _, value = line.partition(" ")
+        if name in values:
+            values[name] = float(value)
+    if since is not None:
+        values = {name: values[name] - since[name] for name in BATCH_SERIES}
+    return values
 
 
 def _quietly(what: str, fn: Callable[..., Any], *args: Any) -> None:
@@ -406,7 +435,11 @@ CLOSED_PHASES = {
 
 
 def figures_and_table(
-    args: argparse.Namespace, results: dict[str, Result], ledger_ok: bool, transactions: int
+    args: argparse.Namespace,
+    results: dict[str, Result],
+    batching: dict[str, dict[str, float]],
+    ledger_ok: bool,
+    transactions: int,
 ) -> tuple[dict[str, Any], str]:
     empty = results["empty_grpc"].rate
     spread_limit = min(results["raw_spread"].rate, empty)
@@ -431,6 +464,10 @@ def figures_and_table(
         for group in ("client", "server", "db"):
             figures[f"{name}_cpu_ms_{group}"] = 1000 * cpu[group] / result.ok
         figures[f"{name}_other_cores"] = cpu["other"] / cpu["elapsed"]
+        if name.startswith("full_"):  # posts per statement, and statements that changed nothing
+            posts, statements, fallbacks = (batching[name][series] for series in BATCH_SERIES)
+            figures[f"{name}_posts_per_statement"] = posts / statements if statements else None
+            figures[f"{name}_batch_fallbacks"] = fallbacks
         cpu_rows.append(
             [figures[f"{name}_cpu_ms_{g}"] for g in ("client", "server", "db")] + [figures[f"{name}_other_cores"]]
         )
@@ -449,6 +486,11 @@ def figures_and_table(
             f"p99_{at}_ms": open_.ms(99),
             f"p99_{at}_target_ratio": TARGET_P99_MS / open_.ms(99),
             f"failed_{at}": open_.errors,
+            f"posts_per_statement_{at}": (
+                batching["open"][BATCH_SERIES[0]] / batching["open"][BATCH_SERIES[1]]
+                if batching["open"][BATCH_SERIES[1]]
+                else None
+            ),
             # Non-zero: the load generator itself could not keep to the schedule (it shares the CPUs).
             f"max_send_lag_{at}_ms": 1000 * open_.max_send_lag,
         }

@@ -52,7 +52,7 @@ def bootstrap(settings: Settings, *, process: str = "grpc") -> Container:
         settings=settings,
         engine=engine,
         autocommit_engine=writes,
-        service=CreditsService(PostgresLedger(engine, autocommit_engine=writes)),
+        service=CreditsService(PostgresLedger(engine, autocommit_engine=writes, max_batch=settings.ledger_batch_max)),
         views=LedgerViews(writes),
         credential=ServiceCredential(settings.service_credential_key),
         topology=Topology.platform(settings.events_exchange),

@@ -21,6 +21,7 @@ class Settings:
     grpc_max_workers: int = 32
     db_pool_size: int = 20
     db_statement_timeout_ms: int = 5000
+    ledger_batch_max: int = 32
     events_exchange: str = "scenergy.events"
     idempotency_retention_days: int = 90
     log_level: str = "INFO"
@@ -38,6 +39,8 @@ class Settings:
             grpc_max_workers=env_int(env, "GRPC_MAX_WORKERS", 32, minimum=1, maximum=512),
             db_pool_size=env_int(env, "DB_POOL_SIZE", 20, minimum=1, maximum=500),
             db_statement_timeout_ms=env_int(env, "DB_STATEMENT_TIMEOUT_MS", 5000, minimum=100),
+            # Concurrent ledger posts share one statement, up to this many (1: each alone).
+            ledger_batch_max=env_int(env, "LEDGER_BATCH_MAX", 32, minimum=1, maximum=500),
             events_exchange=env_str(env, "EVENTS_EXCHANGE", "scenergy.events"),
             # Keys are kept at least 30 days, as the idempotency contract promises.
             idempotency_retention_days=env_int(env, "IDEMPOTENCY_RETENTION_DAYS", 90, minimum=30),

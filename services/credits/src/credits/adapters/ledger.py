@@ -12,17 +12,19 @@ statement as a whole; the stored record then answers the replay (or refuses othe
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from typing import Any
 
 import psycopg
+from prometheus_client import Counter, Histogram
 from psycopg import errors as pg_errors
 from psycopg.rows import dict_row
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from credits.adapters.combiner import Combiner
 from credits.domain import errors
 from credits.domain.model import Balance, Hold, HoldStatus, Mutation, Transaction, TransactionType
 from scenergy.common.ids import new_id
@@ -87,6 +89,84 @@ SELECT tx.*, bal.held AS bal_held, bal.credit_limit AS bal_credit_limit, bal.cre
 """
 )
 
+# Several posts at once (the combiner's batch, see combiner.py): all of them, or none. The items come as one JSON array,
+# in arrival order. Rows are locked in client order, so that two batches can't deadlock; every
+# condition is checked on the locked rows, and only when every item passes does anything change.
+# Items of one client apply in order: each gets its own running balance and version. When the
+# statement changes nothing (a condition failed) or fails (a replayed key), each item is posted alone.
+# `= ANY (ARRAY(...))` keeps the balance lookups on the key: the planner can't see how few items come.
+POST_BATCH_SQL = text(
+    """
+WITH req AS MATERIALIZED (
+    SELECT r.*,
+           CAST(sum(r.amount) OVER w AS bigint) AS running,
+           row_number() OVER w AS seq
+      FROM jsonb_to_recordset(CAST(:items AS jsonb)) AS r(
+           i int, client_id text, amount bigint, type text, enforce_floor boolean,
+           idempotency_key text, operation text, request_hash text, transaction_id text,
+           description text, generated_asset_id text, payment_transaction_id text,
+           admin_user_id text, request_id text, metadata jsonb, event_id text, routing_key text,
+           envelope jsonb)
+    WINDOW w AS (PARTITION BY r.client_id ORDER BY r.i)
+), per_client AS MATERIALIZED (
+    SELECT client_id, CAST(sum(amount) AS bigint) AS total, count(*) AS posts,
+           min(running) FILTER (WHERE enforce_floor) AS lowest
+      FROM req GROUP BY client_id
+), locked AS MATERIALIZED (
+    SELECT p.lowest IS NULL OR b.balance - b.held + p.lowest >= -b.credit_limit AS ok
+      FROM per_client p JOIN credit_balance b ON b.client_id = p.client_id
+     WHERE b.client_id = ANY (ARRAY(SELECT client_id FROM per_client))
+     ORDER BY b.client_id
+       FOR UPDATE OF b
+), bal AS (
+    UPDATE credit_balance b
+       SET balance = b.balance + p.total,
+           version = b.version + p.posts,
+           updated_at = now(),
+           last_activity_at = now()
+      FROM per_client p
+     WHERE b.client_id = p.client_id
+       AND b.client_id = ANY (ARRAY(SELECT client_id FROM per_client))
+       AND (SELECT count(*) = (SELECT count(*) FROM per_client) AND bool_and(ok) FROM locked)
+    RETURNING b.client_id, b.balance - p.total AS balance_before, b.version - p.posts AS version_before,
+              b.held, b.credit_limit, b.created_at, b.updated_at, b.last_activity_at
+), item AS MATERIALIZED (
+    SELECT r.i, r.transaction_id, r.client_id, r.amount, bal.balance_before + r.running AS balance_after,
+           bal.version_before + r.seq AS version, r.type, r.description, r.generated_asset_id,
+           r.payment_transaction_id, r.admin_user_id, r.idempotency_key, r.operation, r.request_hash,
+           r.request_id, r.metadata, r.event_id, r.routing_key, r.envelope, bal.held, bal.credit_limit,
+           bal.created_at AS balance_created_at, bal.updated_at, bal.last_activity_at
+      FROM req r JOIN bal ON bal.client_id = r.client_id
+), idem AS (
+    INSERT INTO idempotency_record (key, operation, client_id, request_hash, result_id)
+    SELECT idempotency_key, operation, client_id, request_hash, transaction_id FROM item
+), tx AS (
+    INSERT INTO credit_transaction (
+        id, client_id, amount, balance_after, version, type, description, generated_asset_id,
+        payment_transaction_id, admin_user_id, idempotency_key, request_id, metadata, created_at)
+    SELECT transaction_id, client_id, amount, balance_after, version, type, description, generated_asset_id,
+           payment_transaction_id, admin_user_id, idempotency_key, request_id, metadata, updated_at
+      FROM item
+), ev AS (
+    INSERT INTO outbox (event_id, routing_key, payload)
+    SELECT event_id, routing_key,
+           jsonb_set(jsonb_set(envelope,
+               '{data,previous}', jsonb_build_object(
+                   'balance', balance_after - amount, 'held', held, 'version', version - 1)),
+               '{data,new}', jsonb_build_object(
+                   'balance', balance_after, 'held', held, 'version', version,
+                   'balance_after', balance_after, 'created_at', updated_at))
+      FROM item
+)
+SELECT i AS batch_index, transaction_id AS id, client_id, amount, balance_after, version, type, description,
+       generated_asset_id, payment_transaction_id, admin_user_id, NULL AS refund_of_id, NULL AS hold_id,
+       idempotency_key, metadata, updated_at AS created_at, held AS bal_held, credit_limit AS bal_credit_limit,
+       balance_created_at AS bal_created_at, updated_at AS bal_updated_at,
+       last_activity_at AS bal_last_activity_at
+  FROM item
+"""
+)
+
 RESERVE_SQL = text(
     """
 WITH bal AS (
@@ -119,6 +199,20 @@ SELECT h.*, bal.balance AS bal_balance, bal.held AS bal_held, bal.credit_limit A
   FROM h, bal
 """
 )
+
+BATCH_SIZE = Histogram(
+    "credits_ledger_batch_size", "Posts that shared one statement", buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256)
+)
+BATCH_FALLBACKS = Counter(
+    "credits_ledger_batch_fallbacks_total", "Batches that changed nothing, whose posts then ran alone"
+)
+
+# What of a post's parameters an item of POST_BATCH_SQL carries.
+_BATCH_ITEM_KEYS = (
+    "client_id", "amount", "type", "enforce_floor", "idempotency_key", "operation", "request_hash",
+    "transaction_id", "description", "generated_asset_id", "payment_transaction_id", "admin_user_id",
+    "request_id", "metadata", "event_id", "routing_key", "envelope",
+)  # fmt: skip
 
 # Capture, release and expiry: settle the hold (compare-and-set on status), move the held amount,
 # and for a capture of more than zero record the usage transaction.
@@ -182,6 +276,7 @@ SELECT h.*, bal.balance AS bal_balance, bal.held AS bal_held, bal.credit_limit A
 # handling (a measurable share of a debit's CPU); compiled once to psycopg's placeholder style.
 _PG_DIALECT = psycopg_dialect()
 POST_PG = str(POST_SQL.compile(dialect=_PG_DIALECT))
+POST_BATCH_PG = str(POST_BATCH_SQL.compile(dialect=_PG_DIALECT))
 RESERVE_PG = str(RESERVE_SQL.compile(dialect=_PG_DIALECT))
 SETTLE_PG = str(SETTLE_SQL.compile(dialect=_PG_DIALECT))
 
@@ -197,6 +292,20 @@ def _fetch_one(conn: Connection, sql: str, params: Mapping[str, Any]) -> dict[st
     except psycopg.OperationalError as exc:
         if driver.broken or driver.closed:
             conn.invalidate(exc)  # the pool must not hand this connection out again
+        raise
+
+
+def _fetch_all(conn: Connection, sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Run one statement on the driver connection; its rows as dicts."""
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    try:
+        with driver.cursor(row_factory=dict_row) as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+    except psycopg.OperationalError as exc:
+        if driver.broken or driver.closed:
+            conn.invalidate(exc)
         raise
 
 
@@ -304,11 +413,15 @@ class IdempotencyClaim:
 class PostgresLedger:
     """The ledger's persistence port, implemented on PostgreSQL."""
 
-    def __init__(self, engine: Engine, *, autocommit_engine: Engine | None = None) -> None:
+    def __init__(self, engine: Engine, *, autocommit_engine: Engine | None = None, max_batch: int = 1) -> None:
         # Single-statement writes need no explicit transaction: autocommit saves two round trips.
         # A dedicated autocommit engine also spares the per-checkout isolation switch.
         self._auto = autocommit_engine or engine.execution_options(isolation_level="AUTOCOMMIT")
         self._engine = engine
+        # With max_batch > 1, concurrent posts share statements (group commit, see combiner.py).
+        self._combiner: Combiner[tuple[dict[str, Any], IdempotencyClaim], Mutation | None] | None = (
+            Combiner(self._post_batch, max_batch=max_batch) if max_batch > 1 else None
+        )
 
     # -- accounts -----------------------------------------------------------------------------
 
@@ -397,18 +510,55 @@ class PostgresLedger:
             "admin_user_id": admin_user_id or None,
             "refund_of_id": refund_of_id,
             "request_id": request_id,
-            "metadata": json.dumps(metadata or {}),
+            "metadata": metadata or {},
             "event_id": envelope["id"],
             "routing_key": envelope["type"],
-            "envelope": json.dumps(envelope),
+            "envelope": envelope,
         }
         with _ledger_errors():
             if conn is not None:
                 return self._post(conn, params, claim)
+            # Writes of their own (not inside a refund) may share a statement with concurrent ones;
+            # an admin's version precondition is checked alone.
+            if self._combiner is not None and expected_version is None and refund_of_id is None:
+                mutation = self._combiner.submit((params, claim))
+                if mutation is not None:
+                    return mutation
             with self._auto.connect() as auto:
                 return self._post(auto, params, claim)
 
+    def _post_batch(
+        self, items: Sequence[tuple[dict[str, Any], IdempotencyClaim]]
+    ) -> list[Mutation | Exception | None]:
+        """The combiner's batch: one statement for all, or None for each (post it alone)."""
+        BATCH_SIZE.observe(len(items))
+        if len(items) == 1:  # nobody to share with: the single statement, as without a combiner
+            params, claim = items[0]
+            try:
+                with self._auto.connect() as auto:
+                    return [self._post(auto, params, claim)]
+            except Exception as exc:
+                return [exc]
+        batch = [{key: params[key] for key in _BATCH_ITEM_KEYS} | {"i": i} for i, (params, _claim) in enumerate(items)]
+        try:
+            with self._auto.connect() as auto:
+                rows = _fetch_all(auto, POST_BATCH_PG, {"items": json.dumps(batch)})
+        except (DBAPIError, psycopg.Error):
+            # A replayed or repeated key, a range error, a lost connection: nothing of the batch
+            # is known to have applied, and alone each item gets its own answer (replays included).
+            BATCH_FALLBACKS.inc()
+            return [None] * len(items)
+        if len(rows) != len(items):  # a condition failed (unknown client, too few credits)
+            BATCH_FALLBACKS.inc()
+            return [None] * len(items)
+        results: list[Mutation | Exception | None] = [None] * len(items)
+        for row in rows:
+            tx = transaction_from_row(row)
+            results[row["batch_index"]] = Mutation(balance=_post_balance(row, tx), transaction=tx)
+        return results
+
     def _post(self, conn: Connection, params: dict[str, Any], claim: IdempotencyClaim) -> Mutation:
+        params = params | {"metadata": json.dumps(params["metadata"]), "envelope": json.dumps(params["envelope"])}
         try:
             with conn.begin_nested() if conn.in_transaction() else nullcontext():
                 row = _fetch_one(conn, POST_PG, params)

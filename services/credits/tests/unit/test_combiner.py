@@ -1,0 +1,118 @@
+"""The group-commit combiner on its own: who leads, what shares a batch, where results and errors go."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from credits.adapters.combiner import Combiner
+
+
+class Recorder:
+    """A batch function that keeps its batches and, while `gate` is closed, holds the first one."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[int]] = []
+        self.gate = threading.Event()
+        self.gate.set()
+        self.started = threading.Event()
+
+    def __call__(self, items: Sequence[int]) -> list[int | BaseException]:
+        self.started.set()
+        self.gate.wait(5)
+        self.batches.append(list(items))
+        return [ValueError(f"odd {item}") if item % 2 else item * 10 for item in items]
+
+
+def wait_for(condition, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.001)
+
+
+def test_a_call_alone_runs_at_once_as_a_batch_of_one() -> None:
+    recorder = Recorder()
+    combiner = Combiner(recorder, max_batch=8)
+    assert combiner.submit(4) == 40
+    assert recorder.batches == [[4]]
+
+
+def test_calls_arriving_during_a_batch_share_the_next_one_and_get_their_own_results() -> None:
+    recorder = Recorder()
+    recorder.gate.clear()
+    combiner = Combiner(recorder, max_batch=8)
+    with ThreadPoolExecutor(6) as pool:
+        first = pool.submit(combiner.submit, 0)
+        recorder.started.wait(5)  # the first call leads and is held inside its batch
+        waiting = {item: pool.submit(combiner.submit, item) for item in (2, 4, 6, 8)}
+        wait_for(lambda: len(combiner._waiting) == 4)
+        recorder.gate.set()
+        assert first.result(5) == 0
+        assert {item: future.result(5) for item, future in waiting.items()} == {2: 20, 4: 40, 6: 60, 8: 80}
+    assert recorder.batches[0] == [0]
+    assert sorted(recorder.batches[1]) == [2, 4, 6, 8]  # all four in one statement
+    assert len(recorder.batches) == 2
+
+
+def test_an_items_exception_is_raised_in_its_own_caller_only() -> None:
+    recorder = Recorder()
+    recorder.gate.clear()
+    combiner = Combiner(recorder, max_batch=8)
+    with ThreadPoolExecutor(4) as pool:
+        first = pool.submit(combiner.submit, 0)
+        recorder.started.wait(5)
+        odd, even = pool.submit(combiner.submit, 3), pool.submit(combiner.submit, 2)
+        wait_for(lambda: len(combiner._waiting) == 2)
+        recorder.gate.set()
+        assert first.result(5) == 0
+        assert even.result(5) == 20
+        with pytest.raises(ValueError, match="odd 3"):
+            odd.result(5)
+
+
+def test_a_failing_batch_fails_every_caller_and_the_next_call_still_runs() -> None:
+    calls = []
+
+    def broken(items: Sequence[int]) -> list[int]:
+        calls.append(list(items))
+        if len(calls) == 1:
+            raise ConnectionError("database gone")
+        return list(items)
+
+    combiner = Combiner(broken, max_batch=8)
+    with pytest.raises(ConnectionError):
+        combiner.submit(1)
+    assert combiner.submit(2) == 2  # the lead was given back
+
+
+def test_a_batch_with_the_wrong_number_of_results_is_an_error_for_all() -> None:
+    combiner = Combiner(lambda items: [], max_batch=8)
+    with pytest.raises(RuntimeError, match="gave 0 results"):
+        combiner.submit(1)
+
+
+def test_batches_stay_within_max_batch_and_every_call_is_answered_under_load() -> None:
+    sizes: list[int] = []
+
+    def run(items: Sequence[int]) -> list[int]:
+        sizes.append(len(items))
+        time.sleep(0.001)  # long enough for others to queue behind
+        return [item + 1 for item in items]
+
+    combiner = Combiner(run, max_batch=4)
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(combiner.submit, range(400)))
+    assert results == [item + 1 for item in range(400)]
+    assert sum(sizes) == 400
+    assert max(sizes) <= 4
+    assert max(sizes) > 1  # with 16 callers and a slow batch, some calls did share
+
+
+def test_max_batch_must_be_positive() -> None:
+    with pytest.raises(ValueError):
+        Combiner(lambda items: list(items), max_batch=0)
