@@ -11,13 +11,20 @@ class InvalidTimestamp(ValueError):
     """A request carried a timestamp that is no real time."""
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def to_timestamp(value: datetime | None) -> Timestamp | None:
-    """None stays None, so an unset time is an unset field."""
+    """None stays None, so an unset time is an unset field.
+
+    Exact to the microsecond, through timedelta arithmetic (Timestamp.FromDatetime does the same in
+    pure Python, several times slower, and every reply of every service converts a few times)."""
     if value is None:
         return None
-    stamp = Timestamp()
-    stamp.FromDatetime(value.astimezone(UTC))
-    return stamp
+    if value.tzinfo is None:  # a naive time is local time, as datetime.astimezone takes it
+        value = value.astimezone(UTC)
+    since = value - _EPOCH
+    return Timestamp(seconds=since.days * 86_400 + since.seconds, nanos=since.microseconds * 1000)
 
 
 def from_timestamp(stamp: Timestamp, field: str) -> datetime | None:
