@@ -13,6 +13,9 @@ In one run, on a fresh database `bench_credits_<random>` of the PostgreSQL at BE
   interceptor and credential check, same worker count), called with the same metadata;
 - latency: an open loop at 500 debits/s offered, timed from each call's scheduled start.
 
+For each full-path phase it also reads the server's group-commit counters from its /metrics: posts
+per statement, and batches that changed nothing (whose posts then ran alone).
+
 Every client runs the same number of threads in this process. The credential is signed once per
 thread and re-signed every 30 s (it is valid for 60 s); each call carries its own request id.
 Prints a table, then one JSON line with every figure.

@@ -27,6 +27,10 @@ _EPOCH = "1970-01-01T00:00:00+00:00"
 LAST_ACTIVITY_KEY = sa.func.coalesce(
     credit_balance.c.last_activity_at, sa.literal_column(f"'{_EPOCH}'::timestamptz", sa.DateTime(timezone=True))
 )
+# One array parameter: an IN list of bound values would be compiled anew for every length it comes in.
+_BALANCES_BY_CLIENT = sa.select(credit_balance).where(
+    credit_balance.c.client_id == sa.func.any(sa.bindparam("ids", type_=sa.ARRAY(sa.Text)))
+)
 SUMMARY_TTL_S = 5.0  # the dashboard's credit figures may be this old; summing every balance per view is not needed
 
 
@@ -63,7 +67,7 @@ class LedgerViews:
         if not client_ids:
             return []
         with self._engine.connect() as conn:
-            rows = conn.execute(sa.select(credit_balance).where(credit_balance.c.client_id.in_(client_ids))).all()
+            rows = conn.execute(_BALANCES_BY_CLIENT, {"ids": client_ids}).all()
         return [balance_from_row(row) for row in rows]
 
     def list_balances(
