@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from credits.adapters.ledger import BATCH_FALLBACKS, PostgresLedger
 from credits.domain import commands
-from credits.domain.errors import AccountNotFound, IdempotencyConflict, InsufficientCredits
+from credits.domain.errors import AccountNotFound, IdempotencyConflict, InsufficientCredits, LedgerBusy
 from credits.service_layer.ledger_check import check_ledger
 from scenergy.common.ids import new_id
 from scenergy.common.testing.actors import ADMIN, GENERATION
@@ -176,3 +176,19 @@ def test_a_key_already_used_is_answered_as_a_replay_and_the_rest_still_applies(
     stored = service.ledger.get_balance(a)
     assert (stored.balance, stored.version) == (10 - 2 - 1 - 1, 1 + 3)
     assert check_ledger(container.engine, a).ok
+
+
+def test_a_balance_locked_too_long_fails_only_its_own_posts(service, container, open_client, together):
+    a, b, other = open_client(funds=10), open_client(funds=10), open_client()
+    fallbacks = BATCH_FALLBACKS._value.get()
+    # Another transaction holds a's row past the lock timeout (3 s): the batch times out as a whole.
+    with container.engine.connect() as holder, holder.begin():
+        holder.execute(sa.text("SELECT 1 FROM credit_balance WHERE client_id = :c FOR UPDATE"), {"c": a})
+        futures = together(grant(service, other, 1), [debit(service, b, 1), debit(service, a, 1)])
+
+    on_b, on_a = futures
+    assert BATCH_FALLBACKS._value.get() == fallbacks + 1
+    assert on_b.result().transaction.balance_after == 9  # alone, b's debit went through
+    assert isinstance(on_a.exception(), LedgerBusy)  # a's waited for the lock again, and gave up
+    assert (service.ledger.get_balance(a).balance, service.ledger.get_balance(a).version) == (10, 1)
+    assert check_ledger(container.engine, a).ok and check_ledger(container.engine, b).ok

@@ -544,8 +544,9 @@ class PostgresLedger:
             with self._auto.connect() as auto:
                 rows = _fetch_all(auto, POST_BATCH_PG, {"items": json.dumps(batch)})
         except (DBAPIError, psycopg.Error):
-            # A replayed or repeated key, a range error, a lost connection: nothing of the batch
-            # is known to have applied, and alone each item gets its own answer (replays included).
+            # A replayed or repeated key, a range error, a balance locked too long, a lost
+            # connection: nothing of the batch is known to have applied, and alone each item gets
+            # its own answer (replays included), so one busy client doesn't fail the others.
             BATCH_FALLBACKS.inc()
             return [None] * len(items)
         if len(rows) != len(items):  # a condition failed (unknown client, too few credits)
