@@ -35,6 +35,8 @@ WITH live AS (
 )
 SELECT id, csrf_token, admin_id, email, name, role FROM live
 """
+).columns(  # typed columns: the result's metadata is built once, not on every request
+    *(sa.column(name, sa.Text) for name in ("id", "csrf_token", "admin_id", "email", "name", "role"))
 )
 
 
