@@ -35,6 +35,14 @@ def test_to_timestamp_agrees_with_the_library_to_the_microsecond():
                 assert from_timestamp(to_timestamp(local), "at") == value
 
 
+def test_from_timestamp_agrees_with_the_library():
+    rnd = random.Random(11)
+    stamps = [Timestamp(seconds=rnd.randrange(-(10**10), 10**11), nanos=rnd.randrange(10**9)) for _ in range(2000)]
+    stamps += [Timestamp(seconds=5, nanos=999), Timestamp(seconds=-5, nanos=1500), Timestamp(seconds=0, nanos=1)]
+    for stamp in stamps:
+        assert from_timestamp(stamp, "at") == stamp.ToDatetime(tzinfo=UTC), stamp
+
+
 def test_a_naive_time_is_taken_as_local_time_as_before():
     naive = datetime(2026, 3, 1, 12, 0, 0, 250_000)
     assert to_timestamp(naive) == library_timestamp(naive)

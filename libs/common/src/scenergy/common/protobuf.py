@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -31,7 +31,7 @@ def from_timestamp(stamp: Timestamp, field: str) -> datetime | None:
     """An unset (zero) timestamp is None; one out of datetime's range is refused, naming the field."""
     if stamp.seconds == 0 and stamp.nanos == 0:
         return None
-    try:
-        return stamp.ToDatetime(tzinfo=UTC)
+    try:  # as Timestamp.ToDatetime (nanos cut toward zero to microseconds), without its pure-Python steps
+        return _EPOCH + timedelta(seconds=stamp.seconds, microseconds=int(stamp.nanos / 1000))
     except (ValueError, OverflowError):
         raise InvalidTimestamp(f"{field} is not a valid time") from None

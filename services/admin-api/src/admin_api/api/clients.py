@@ -9,18 +9,17 @@ doesn't answer, the page still renders with `credit_balance: null` and `degraded
 from __future__ import annotations
 
 import json
-from datetime import UTC
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
 import sqlalchemy as sa
 from flask import Blueprint
-from google.protobuf.timestamp_pb2 import Timestamp
 from pydantic import AwareDatetime, Field, ValidationError, field_validator, model_validator
 from spectree import Response as Responses
 from sqlalchemy.exc import IntegrityError
 
 from admin_api.adapters.tables import TS, client, collection_session, membership, product
+from admin_api.api.convert import iso as timestamp_iso
 from admin_api.api.generations import ClientGenerationStats, client_generation_stats
 from admin_api.api.spec import (
     READ_ERRORS,
@@ -304,13 +303,6 @@ class SessionList(Out):
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def stamp_iso(stamp: Timestamp) -> str | None:
-    """A protobuf timestamp as ISO text; the zero timestamp (unset) as None."""
-    if stamp.seconds == 0 and stamp.nanos == 0:
-        return None
-    return stamp.ToDatetime(tzinfo=UTC).isoformat()
-
-
 def client_out(row: directory.Row) -> ClientOut:
     return ClientOut(
         id=row.id,
@@ -554,7 +546,7 @@ def get_client(client_id: str) -> ClientDetail:
         activity = [
             ActivityOut(
                 id=e.id,
-                occurred_at=stamp_iso(e.occurred_at),
+                occurred_at=timestamp_iso(e.occurred_at),
                 action=e.action,
                 description=e.description,
                 actor_type=e.actor_type,

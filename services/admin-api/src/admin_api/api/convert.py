@@ -11,20 +11,18 @@ from flask import request
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from scenergy.common.ids import new_id
+from scenergy.common.protobuf import from_timestamp, to_timestamp
 
 
 def iso(stamp: Timestamp) -> str | None:
-    if stamp.seconds == 0 and stamp.nanos == 0:
-        return None
-    return stamp.ToDatetime(tzinfo=UTC).isoformat()
+    value = from_timestamp(stamp, "time")  # None when unset
+    return value.isoformat() if value is not None else None
 
 
 def stamp(value: datetime | None) -> Timestamp | None:
     if value is None:
         return None
-    result = Timestamp()
-    result.FromDatetime(value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC))
-    return result
+    return to_timestamp(value if value.tzinfo else value.replace(tzinfo=UTC))  # naive: UTC
 
 
 def loads(text: str) -> Any:

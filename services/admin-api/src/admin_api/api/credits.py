@@ -158,11 +158,17 @@ def transaction_out(t: pb.Transaction) -> TransactionOut:
     )
 
 
+# One array parameter: an IN list of bound values is compiled anew for every length it comes in.
+_NAMES_BY_ID = sa.select(client.c.id, client.c.name).where(
+    client.c.id == sa.func.any(sa.bindparam("ids", type_=sa.ARRAY(sa.Text)))
+)
+
+
 def client_names(ids: list[str]) -> dict[str, str]:
     if not ids:
         return {}
     with container().engine.connect() as conn:
-        rows = conn.execute(sa.select(client.c.id, client.c.name).where(client.c.id.in_(ids))).all()
+        rows = conn.execute(_NAMES_BY_ID, {"ids": ids}).all()
     return {row.id: row.name for row in rows}
 
 
