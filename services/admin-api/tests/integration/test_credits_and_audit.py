@@ -32,6 +32,7 @@ def test_a_grant_shows_in_the_transactions_and_the_audit_log_with_state_ip_and_a
     assert entry["actor_id"] == admin.admin["id"] and entry["actor_role"] == "admin"
     assert entry["ip_address"] == "127.0.0.1" and entry["user_agent"] == "Mozilla/5.0 (pytest)"
     assert entry["description"] == "Granted 100 credits (Beta tester reward)"
+    assert "new_state" not in entry  # the list is a summary; the states and the diff are in the detail
     detail = admin.get(f"/api/admin/audit/{entry['id']}").get_json()
     changes = {c["path"]: c for c in detail["changes"]}
     assert (changes["/balance"]["before"], changes["/balance"]["after"]) == (0, 100)

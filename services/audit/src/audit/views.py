@@ -26,6 +26,10 @@ _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 _WORD_RE = re.compile(r"[a-z0-9]+")
 MAX_TEXT = 200
 RECENT_DEFAULT, RECENT_MAX = 10, 50
+_LEFT_OUT_OF_SUMMARIES = ("previous_state", "new_state", "metadata")
+SUMMARY_COLUMNS = [
+    sa.null().label(column.name) if column.name in _LEFT_OUT_OF_SUMMARIES else column for column in ENTRY_COLUMNS
+]
 
 
 @dataclass(frozen=True)
@@ -92,9 +96,13 @@ class AuditViews:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def list_entries(self, flt: EntryFilter, *, limit: int = 0, cursor: str = "", with_total: bool = False) -> Page:
+    def list_entries(
+        self, flt: EntryFilter, *, limit: int = 0, cursor: str = "", with_total: bool = False, summary: bool = False
+    ) -> Page:
         """Newest first. By chain position; with a time range, by occurrence time (then position), so
-        the `(occurred_at, seq)` index finds a page of an old week without walking the newer entries."""
+        the `(occurred_at, seq)` index finds a page of an old week without walking the newer entries.
+
+        A summary leaves the states and metadata out (None): a list screen shows none of them."""
         flt.validate()
         by_time = flt.occurred_from is not None or flt.occurred_to is not None
         try:
@@ -104,7 +112,7 @@ class AuditViews:
             raise InvalidArgument(str(exc)) from None
         c = audit_log.c
         where = flt.conditions()
-        query = sa.select(*ENTRY_COLUMNS).where(*where)
+        query = sa.select(*(SUMMARY_COLUMNS if summary else ENTRY_COLUMNS)).where(*where)
         if after is not None:
             query = query.where(self._before(after, by_time))
         order = (c.occurred_at.desc(), c.seq.desc()) if by_time else (c.seq.desc(),)

@@ -74,6 +74,23 @@ def test_filters_by_admin_action_entity_outcome_time_and_text(container, call, c
     assert ids(**entity, occurred_to=stamp(now - timedelta(minutes=5))) == []
 
 
+def test_a_summary_list_leaves_out_the_states_and_metadata_and_nothing_else(
+    call, client_id, make_event, envelopes, container
+):
+    event = make_event("credit.grant", entity_id=client_id, data={"amount": 100, "reason": "Beta tester reward"})
+    container.service.ingest(envelopes(event))
+    flt = pb.EntryFilter(entity_id=client_id)
+
+    (full,) = call("ListEntries", pb.ListEntriesRequest(filter=flt)).items
+    (summary,) = call("ListEntries", pb.ListEntriesRequest(filter=flt, summary=True)).items
+
+    assert "" not in (full.previous_state_json, full.new_state_json, full.metadata_json)  # JSON, if only null
+    assert (summary.previous_state_json, summary.new_state_json, summary.metadata_json) == ("", "", "")
+    for field in ("previous_state_json", "new_state_json", "metadata_json"):
+        full.ClearField(field)
+    assert summary == full  # every other field, the hash included, is the same
+
+
 def test_pages_stay_stable_while_entries_arrive(container, call, make_event, envelopes):
     entity_id = new_id("cli")
     first = [make_event(entity_id=entity_id) for _ in range(45)]

@@ -52,7 +52,9 @@ class ExportQuery(Model):
     q: str = Field("", max_length=200)
 
 
-class EntryOut(Out):
+class EntrySummaryOut(Out):
+    """A row of the audit list: who did what to what, when, and how it went (the states are in the detail)."""
+
     id: str
     seq: int
     occurred_at: str | None
@@ -72,11 +74,14 @@ class EntryOut(Out):
     error_code: str | None
     error_message: str | None
     description: str
+    redacted_fields: list[str]
+    hash: str
+
+
+class EntryOut(EntrySummaryOut):
     previous_state: dict[str, Any] | None
     new_state: dict[str, Any] | None
     metadata: dict[str, Any]
-    redacted_fields: list[str]
-    hash: str
 
 
 class ChangeOut(Out):
@@ -88,7 +93,7 @@ class ChangeOut(Out):
 
 
 class EntriesOut(Out):
-    items: list[EntryOut]
+    items: list[EntrySummaryOut]
     next_cursor: str | None
     total: int | None = None
 
@@ -98,33 +103,43 @@ class EntryDetailOut(Out):
     changes: list[ChangeOut]
 
 
+def entry_summary_out(e: pb.Entry) -> EntrySummaryOut:
+    return EntrySummaryOut(**_summary_fields(e))
+
+
 def entry_out(e: pb.Entry) -> EntryOut:
     return EntryOut(
-        id=e.id,
-        seq=e.seq,
-        occurred_at=iso(e.occurred_at),
-        recorded_at=iso(e.recorded_at),
-        source=e.source,
-        action=e.action,
-        entity_type=e.entity_type,
-        entity_id=e.entity_id,
-        actor_type=e.actor_type,
-        actor_id=e.actor_id,
-        actor_role=e.actor_role or None,
-        impersonator_id=e.impersonator_id or None,
-        ip_address=e.ip_address or None,
-        user_agent=e.user_agent or None,
-        request_id=e.request_id or None,
-        outcome=e.outcome,
-        error_code=e.error_code or None,
-        error_message=e.error_message or None,
-        description=e.description,
+        **_summary_fields(e),
         previous_state=loads(e.previous_state_json),
         new_state=loads(e.new_state_json),
         metadata=loads(e.metadata_json) or {},
-        redacted_fields=list(e.redacted_fields),
-        hash=e.hash,
     )
+
+
+def _summary_fields(e: pb.Entry) -> dict[str, Any]:
+    return {
+        "id": e.id,
+        "seq": e.seq,
+        "occurred_at": iso(e.occurred_at),
+        "recorded_at": iso(e.recorded_at),
+        "source": e.source,
+        "action": e.action,
+        "entity_type": e.entity_type,
+        "entity_id": e.entity_id,
+        "actor_type": e.actor_type,
+        "actor_id": e.actor_id,
+        "actor_role": e.actor_role or None,
+        "impersonator_id": e.impersonator_id or None,
+        "ip_address": e.ip_address or None,
+        "user_agent": e.user_agent or None,
+        "request_id": e.request_id or None,
+        "outcome": e.outcome,
+        "error_code": e.error_code or None,
+        "error_message": e.error_message or None,
+        "description": e.description,
+        "redacted_fields": list(e.redacted_fields),
+        "hash": e.hash,
+    }
 
 
 def entry_filter(q: AuditQuery | ExportQuery) -> pb.EntryFilter:
@@ -143,18 +158,23 @@ def entry_filter(q: AuditQuery | ExportQuery) -> pb.EntryFilter:
 @bp.get("")
 @spec.validate(query=AuditQuery, resp=Responses(HTTP_200=EntriesOut, **ERRORS))
 def list_entries() -> EntriesOut:
-    """The audit log, newest first (by occurrence time when a date range is given)."""
+    """The audit log, newest first (by occurrence time when a date range is given); each entry's
+    states and diff are in its detail."""
     query = AuditQuery.model_validate(request.args.to_dict())
     p = container().platform
     response = p.call(
         "audit",
         p.audit.ListEntries,
         pb.ListEntriesRequest(
-            filter=entry_filter(query), limit=query.limit, cursor=query.cursor, include_total=query.include_total
+            filter=entry_filter(query),
+            limit=query.limit,
+            cursor=query.cursor,
+            include_total=query.include_total,
+            summary=True,
         ),
     )
     return EntriesOut(
-        items=[entry_out(e) for e in response.items],
+        items=[entry_summary_out(e) for e in response.items],
         next_cursor=response.next_cursor or None,
         total=response.total if response.has_total else None,
     )

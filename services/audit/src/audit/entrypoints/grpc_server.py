@@ -41,7 +41,8 @@ def _json(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
 
 
-def entry_pb(e: AuditEntry) -> pb.Entry:
+def entry_pb(e: AuditEntry, *, summary: bool = False) -> pb.Entry:
+    """A summary (ListEntries with `summary`) leaves the states and metadata unset."""
     return pb.Entry(
         seq=e.seq,
         id=e.id,
@@ -63,9 +64,9 @@ def entry_pb(e: AuditEntry) -> pb.Entry:
         error_code=e.error_code or "",
         error_message=e.error_message or "",
         description=e.description,
-        previous_state_json=_json(e.previous_state),
-        new_state_json=_json(e.new_state),
-        metadata_json=_json(e.metadata),
+        previous_state_json="" if summary else _json(e.previous_state),
+        new_state_json="" if summary else _json(e.new_state),
+        metadata_json="" if summary else _json(e.metadata),
         redacted_fields=list(e.redacted_fields),
         prev_hash=e.prev_hash,
         hash=e.hash,
@@ -118,9 +119,10 @@ class AuditServicer(pb_grpc.AuditServiceServicer):
                 limit=request.limit,
                 cursor=request.cursor,
                 with_total=request.include_total,
+                summary=request.summary,
             )
             return pb.ListEntriesResponse(
-                items=[entry_pb(e) for e in page.items],
+                items=[entry_pb(e, summary=request.summary) for e in page.items],
                 next_cursor=page.next_cursor,
                 total=page.total or 0,
                 has_total=page.total is not None,

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dscenergy/audit/v1/audit.proto\x12\x11scenergy.audit.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xef\x01\n\x0b\x45ntryFilter\x12\x10\n\x08\x61\x63tor_id\x18\x01 \x01(\t\x12\x12\n\nactor_type\x18\x02 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x03 \x01(\t\x12\x13\n\x0b\x65ntity_type\x18\x04 \x01(\t\x12\x11\n\tentity_id\x18\x05 \x01(\t\x12\x31\n\roccurred_from\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0boccurred_to\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07outcome\x18\x08 \x01(\t\x12\r\n\x05query\x18\t \x01(\t\"\xc4\x04\n\x05\x45ntry\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12\n\n\x02id\x18\x02 \x01(\t\x12/\n\x0boccurred_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0brecorded_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06source\x18\x05 \x01(\t\x12\x12\n\nevent_type\x18\x06 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x07 \x01(\t\x12\x13\n\x0b\x65ntity_type\x18\x08 \x01(\t\x12\x11\n\tentity_id\x18\t \x01(\t\x12\x12\n\nactor_type\x18\n \x01(\t\x12\x10\n\x08\x61\x63tor_id\x18\x0b \x01(\t\x12\x12\n\nactor_role\x18\x0c \x01(\t\x12\x17\n\x0fimpersonator_id\x18\r \x01(\t\x12\x12\n\nip_address\x18\x0e \x01(\t\x12\x12\n\nuser_agent\x18\x0f \x01(\t\x12\x12\n\nrequest_id\x18\x10 \x01(\t\x12\x0f\n\x07outcome\x18\x11 \x01(\t\x12\x12\n\nerror_code\x18\x12 \x01(\t\x12\x15\n\rerror_message\x18\x13 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x14 \x01(\t\x12\x1b\n\x13previous_state_json\x18\x15 \x01(\t\x12\x16\n\x0enew_state_json\x18\x16 \x01(\t\x12\x15\n\rmetadata_json\x18\x17 \x01(\t\x12\x17\n\x0fredacted_fields\x18\x18 \x03(\t\x12\x11\n\tprev_hash\x18\x19 \x01(\t\x12\x0c\n\x04hash\x18\x1a \x01(\t\"z\n\x12ListEntriesRequest\x12.\n\x06\x66ilter\x18\x01 \x01(\x0b\x32\x1e.scenergy.audit.v1.EntryFilter\x12\r\n\x05limit\x18\x02 \x01(\x05\x12\x0e\n\x06\x63ursor\x18\x03 \x01(\t\x12\x15\n\rinclude_total\x18\x04 \x01(\x08\"u\n\x13ListEntriesResponse\x12\'\n\x05items\x18\x01 \x03(\x0b\x32\x18.scenergy.audit.v1.Entry\x12\x13\n\x0bnext_cursor\x18\x02 \x01(\t\x12\r\n\x05total\x18\x03 \x01(\x03\x12\x11\n\thas_total\x18\x04 \x01(\x08\"\x1d\n\x0fGetEntryRequest\x12\n\n\x02id\x18\x01 \x01(\t\"_\n\x06\x43hange\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x13\n\x0b\x62\x65\x66ore_json\x18\x03 \x01(\t\x12\x12\n\nafter_json\x18\x04 \x01(\t\x12\x10\n\x08redacted\x18\x05 \x01(\x08\"b\n\x0b\x45ntryDetail\x12\'\n\x05\x65ntry\x18\x01 \x01(\x0b\x32\x18.scenergy.audit.v1.Entry\x12*\n\x07\x63hanges\x18\x02 \x03(\x0b\x32\x19.scenergy.audit.v1.Change\"&\n\x15RecentActivityRequest\x12\r\n\x05limit\x18\x01 \x01(\x05\"V\n\x14\x45xportEntriesRequest\x12.\n\x06\x66ilter\x18\x01 \x01(\x0b\x32\x1e.scenergy.audit.v1.EntryFilter\x12\x0e\n\x06\x66ormat\x18\x02 \x01(\t\"1\n\x0b\x45xportChunk\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x14\n\x0c\x63ontent_type\x18\x02 \x01(\t\"\x14\n\x12VerifyChainRequest\"L\n\rVerifyProblem\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x03\x12\x10\n\x08\x65ntry_id\x18\x03 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\"\xfd\x01\n\x0cVerifyReport\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\x17\n\x0f\x65ntries_checked\x18\x02 \x01(\x03\x12\x0f\n\x07missing\x18\x03 \x01(\x03\x12\x14\n\x0c\x66irst_bad_id\x18\x04 \x01(\t\x12\x15\n\rfirst_bad_seq\x18\x05 \x01(\x03\x12\x15\n\rfirst_problem\x18\x06 \x01(\t\x12\x11\n\tstart_seq\x18\x07 \x01(\x03\x12\x0f\n\x07\x65nd_seq\x18\x08 \x01(\x03\x12\x1b\n\x13\x63heckpoints_checked\x18\t \x01(\x03\x12\x32\n\x08problems\x18\n \x03(\x0b\x32 .scenergy.audit.v1.VerifyProblem\"\x19\n\x17\x43reateCheckpointRequest\"\xc1\x01\n\nCheckpoint\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x03\x12\x0f\n\x07last_id\x18\x03 \x01(\t\x12\x11\n\tlast_hash\x18\x04 \x01(\t\x12\x13\n\x0b\x65ntry_count\x18\x05 \x01(\x03\x12\x0e\n\x06reason\x18\x06 \x01(\t\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06key_id\x18\x08 \x01(\t\x12\x11\n\tsignature\x18\t \x01(\t\"\x15\n\x13PurgeExpiredRequest\"Z\n\x14PurgeExpiredResponse\x12\x31\n\ncheckpoint\x18\x01 \x01(\x0b\x32\x1d.scenergy.audit.v1.Checkpoint\x12\x0f\n\x07\x64\x65leted\x18\x02 \x01(\x03\x32\x93\x05\n\x0c\x41uditService\x12\\\n\x0bListEntries\x12%.scenergy.audit.v1.ListEntriesRequest\x1a&.scenergy.audit.v1.ListEntriesResponse\x12N\n\x08GetEntry\x12\".scenergy.audit.v1.GetEntryRequest\x1a\x1e.scenergy.audit.v1.EntryDetail\x12\x62\n\x0eRecentActivity\x12(.scenergy.audit.v1.RecentActivityRequest\x1a&.scenergy.audit.v1.ListEntriesResponse\x12Z\n\rExportEntries\x12\'.scenergy.audit.v1.ExportEntriesRequest\x1a\x1e.scenergy.audit.v1.ExportChunk0\x01\x12U\n\x0bVerifyChain\x12%.scenergy.audit.v1.VerifyChainRequest\x1a\x1f.scenergy.audit.v1.VerifyReport\x12]\n\x10\x43reateCheckpoint\x12*.scenergy.audit.v1.CreateCheckpointRequest\x1a\x1d.scenergy.audit.v1.Checkpoint\x12_\n\x0cPurgeExpired\x12&.scenergy.audit.v1.PurgeExpiredRequest\x1a\'.scenergy.audit.v1.PurgeExpiredResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dscenergy/audit/v1/audit.proto\x12\x11scenergy.audit.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xef\x01\n\x0b\x45ntryFilter\x12\x10\n\x08\x61\x63tor_id\x18\x01 \x01(\t\x12\x12\n\nactor_type\x18\x02 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x03 \x01(\t\x12\x13\n\x0b\x65ntity_type\x18\x04 \x01(\t\x12\x11\n\tentity_id\x18\x05 \x01(\t\x12\x31\n\roccurred_from\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0boccurred_to\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07outcome\x18\x08 \x01(\t\x12\r\n\x05query\x18\t \x01(\t\"\xc4\x04\n\x05\x45ntry\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12\n\n\x02id\x18\x02 \x01(\t\x12/\n\x0boccurred_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0brecorded_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06source\x18\x05 \x01(\t\x12\x12\n\nevent_type\x18\x06 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x07 \x01(\t\x12\x13\n\x0b\x65ntity_type\x18\x08 \x01(\t\x12\x11\n\tentity_id\x18\t \x01(\t\x12\x12\n\nactor_type\x18\n \x01(\t\x12\x10\n\x08\x61\x63tor_id\x18\x0b \x01(\t\x12\x12\n\nactor_role\x18\x0c \x01(\t\x12\x17\n\x0fimpersonator_id\x18\r \x01(\t\x12\x12\n\nip_address\x18\x0e \x01(\t\x12\x12\n\nuser_agent\x18\x0f \x01(\t\x12\x12\n\nrequest_id\x18\x10 \x01(\t\x12\x0f\n\x07outcome\x18\x11 \x01(\t\x12\x12\n\nerror_code\x18\x12 \x01(\t\x12\x15\n\rerror_message\x18\x13 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x14 \x01(\t\x12\x1b\n\x13previous_state_json\x18\x15 \x01(\t\x12\x16\n\x0enew_state_json\x18\x16 \x01(\t\x12\x15\n\rmetadata_json\x18\x17 \x01(\t\x12\x17\n\x0fredacted_fields\x18\x18 \x03(\t\x12\x11\n\tprev_hash\x18\x19 \x01(\t\x12\x0c\n\x04hash\x18\x1a \x01(\t\"\x8b\x01\n\x12ListEntriesRequest\x12.\n\x06\x66ilter\x18\x01 \x01(\x0b\x32\x1e.scenergy.audit.v1.EntryFilter\x12\r\n\x05limit\x18\x02 \x01(\x05\x12\x0e\n\x06\x63ursor\x18\x03 \x01(\t\x12\x15\n\rinclude_total\x18\x04 \x01(\x08\x12\x0f\n\x07summary\x18\x05 \x01(\x08\"u\n\x13ListEntriesResponse\x12\'\n\x05items\x18\x01 \x03(\x0b\x32\x18.scenergy.audit.v1.Entry\x12\x13\n\x0bnext_cursor\x18\x02 \x01(\t\x12\r\n\x05total\x18\x03 \x01(\x03\x12\x11\n\thas_total\x18\x04 \x01(\x08\"\x1d\n\x0fGetEntryRequest\x12\n\n\x02id\x18\x01 \x01(\t\"_\n\x06\x43hange\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x13\n\x0b\x62\x65\x66ore_json\x18\x03 \x01(\t\x12\x12\n\nafter_json\x18\x04 \x01(\t\x12\x10\n\x08redacted\x18\x05 \x01(\x08\"b\n\x0b\x45ntryDetail\x12\'\n\x05\x65ntry\x18\x01 \x01(\x0b\x32\x18.scenergy.audit.v1.Entry\x12*\n\x07\x63hanges\x18\x02 \x03(\x0b\x32\x19.scenergy.audit.v1.Change\"&\n\x15RecentActivityRequest\x12\r\n\x05limit\x18\x01 \x01(\x05\"V\n\x14\x45xportEntriesRequest\x12.\n\x06\x66ilter\x18\x01 \x01(\x0b\x32\x1e.scenergy.audit.v1.EntryFilter\x12\x0e\n\x06\x66ormat\x18\x02 \x01(\t\"1\n\x0b\x45xportChunk\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x14\n\x0c\x63ontent_type\x18\x02 \x01(\t\"\x14\n\x12VerifyChainRequest\"L\n\rVerifyProblem\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x03\x12\x10\n\x08\x65ntry_id\x18\x03 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\"\xfd\x01\n\x0cVerifyReport\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\x17\n\x0f\x65ntries_checked\x18\x02 \x01(\x03\x12\x0f\n\x07missing\x18\x03 \x01(\x03\x12\x14\n\x0c\x66irst_bad_id\x18\x04 \x01(\t\x12\x15\n\rfirst_bad_seq\x18\x05 \x01(\x03\x12\x15\n\rfirst_problem\x18\x06 \x01(\t\x12\x11\n\tstart_seq\x18\x07 \x01(\x03\x12\x0f\n\x07\x65nd_seq\x18\x08 \x01(\x03\x12\x1b\n\x13\x63heckpoints_checked\x18\t \x01(\x03\x12\x32\n\x08problems\x18\n \x03(\x0b\x32 .scenergy.audit.v1.VerifyProblem\"\x19\n\x17\x43reateCheckpointRequest\"\xc1\x01\n\nCheckpoint\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x03\x12\x0f\n\x07last_id\x18\x03 \x01(\t\x12\x11\n\tlast_hash\x18\x04 \x01(\t\x12\x13\n\x0b\x65ntry_count\x18\x05 \x01(\x03\x12\x0e\n\x06reason\x18\x06 \x01(\t\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06key_id\x18\x08 \x01(\t\x12\x11\n\tsignature\x18\t \x01(\t\"\x15\n\x13PurgeExpiredRequest\"Z\n\x14PurgeExpiredResponse\x12\x31\n\ncheckpoint\x18\x01 \x01(\x0b\x32\x1d.scenergy.audit.v1.Checkpoint\x12\x0f\n\x07\x64\x65leted\x18\x02 \x01(\x03\x32\x93\x05\n\x0c\x41uditService\x12\\\n\x0bListEntries\x12%.scenergy.audit.v1.ListEntriesRequest\x1a&.scenergy.audit.v1.ListEntriesResponse\x12N\n\x08GetEntry\x12\".scenergy.audit.v1.GetEntryRequest\x1a\x1e.scenergy.audit.v1.EntryDetail\x12\x62\n\x0eRecentActivity\x12(.scenergy.audit.v1.RecentActivityRequest\x1a&.scenergy.audit.v1.ListEntriesResponse\x12Z\n\rExportEntries\x12\'.scenergy.audit.v1.ExportEntriesRequest\x1a\x1e.scenergy.audit.v1.ExportChunk0\x01\x12U\n\x0bVerifyChain\x12%.scenergy.audit.v1.VerifyChainRequest\x1a\x1f.scenergy.audit.v1.VerifyReport\x12]\n\x10\x43reateCheckpoint\x12*.scenergy.audit.v1.CreateCheckpointRequest\x1a\x1d.scenergy.audit.v1.Checkpoint\x12_\n\x0cPurgeExpired\x12&.scenergy.audit.v1.PurgeExpiredRequest\x1a\'.scenergy.audit.v1.PurgeExpiredResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,36 +36,36 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ENTRYFILTER']._serialized_end=325
   _globals['_ENTRY']._serialized_start=328
   _globals['_ENTRY']._serialized_end=908
-  _globals['_LISTENTRIESREQUEST']._serialized_start=910
-  _globals['_LISTENTRIESREQUEST']._serialized_end=1032
-  _globals['_LISTENTRIESRESPONSE']._serialized_start=1034
-  _globals['_LISTENTRIESRESPONSE']._serialized_end=1151
-  _globals['_GETENTRYREQUEST']._serialized_start=1153
-  _globals['_GETENTRYREQUEST']._serialized_end=1182
-  _globals['_CHANGE']._serialized_start=1184
-  _globals['_CHANGE']._serialized_end=1279
-  _globals['_ENTRYDETAIL']._serialized_start=1281
-  _globals['_ENTRYDETAIL']._serialized_end=1379
-  _globals['_RECENTACTIVITYREQUEST']._serialized_start=1381
-  _globals['_RECENTACTIVITYREQUEST']._serialized_end=1419
-  _globals['_EXPORTENTRIESREQUEST']._serialized_start=1421
-  _globals['_EXPORTENTRIESREQUEST']._serialized_end=1507
-  _globals['_EXPORTCHUNK']._serialized_start=1509
-  _globals['_EXPORTCHUNK']._serialized_end=1558
-  _globals['_VERIFYCHAINREQUEST']._serialized_start=1560
-  _globals['_VERIFYCHAINREQUEST']._serialized_end=1580
-  _globals['_VERIFYPROBLEM']._serialized_start=1582
-  _globals['_VERIFYPROBLEM']._serialized_end=1658
-  _globals['_VERIFYREPORT']._serialized_start=1661
-  _globals['_VERIFYREPORT']._serialized_end=1914
-  _globals['_CREATECHECKPOINTREQUEST']._serialized_start=1916
-  _globals['_CREATECHECKPOINTREQUEST']._serialized_end=1941
-  _globals['_CHECKPOINT']._serialized_start=1944
-  _globals['_CHECKPOINT']._serialized_end=2137
-  _globals['_PURGEEXPIREDREQUEST']._serialized_start=2139
-  _globals['_PURGEEXPIREDREQUEST']._serialized_end=2160
-  _globals['_PURGEEXPIREDRESPONSE']._serialized_start=2162
-  _globals['_PURGEEXPIREDRESPONSE']._serialized_end=2252
-  _globals['_AUDITSERVICE']._serialized_start=2255
-  _globals['_AUDITSERVICE']._serialized_end=2914
+  _globals['_LISTENTRIESREQUEST']._serialized_start=911
+  _globals['_LISTENTRIESREQUEST']._serialized_end=1050
+  _globals['_LISTENTRIESRESPONSE']._serialized_start=1052
+  _globals['_LISTENTRIESRESPONSE']._serialized_end=1169
+  _globals['_GETENTRYREQUEST']._serialized_start=1171
+  _globals['_GETENTRYREQUEST']._serialized_end=1200
+  _globals['_CHANGE']._serialized_start=1202
+  _globals['_CHANGE']._serialized_end=1297
+  _globals['_ENTRYDETAIL']._serialized_start=1299
+  _globals['_ENTRYDETAIL']._serialized_end=1397
+  _globals['_RECENTACTIVITYREQUEST']._serialized_start=1399
+  _globals['_RECENTACTIVITYREQUEST']._serialized_end=1437
+  _globals['_EXPORTENTRIESREQUEST']._serialized_start=1439
+  _globals['_EXPORTENTRIESREQUEST']._serialized_end=1525
+  _globals['_EXPORTCHUNK']._serialized_start=1527
+  _globals['_EXPORTCHUNK']._serialized_end=1576
+  _globals['_VERIFYCHAINREQUEST']._serialized_start=1578
+  _globals['_VERIFYCHAINREQUEST']._serialized_end=1598
+  _globals['_VERIFYPROBLEM']._serialized_start=1600
+  _globals['_VERIFYPROBLEM']._serialized_end=1676
+  _globals['_VERIFYREPORT']._serialized_start=1679
+  _globals['_VERIFYREPORT']._serialized_end=1932
+  _globals['_CREATECHECKPOINTREQUEST']._serialized_start=1934
+  _globals['_CREATECHECKPOINTREQUEST']._serialized_end=1959
+  _globals['_CHECKPOINT']._serialized_start=1962
+  _globals['_CHECKPOINT']._serialized_end=2155
+  _globals['_PURGEEXPIREDREQUEST']._serialized_start=2157
+  _globals['_PURGEEXPIREDREQUEST']._serialized_end=2178
+  _globals['_PURGEEXPIREDRESPONSE']._serialized_start=2180
+  _globals['_PURGEEXPIREDRESPONSE']._serialized_end=2270
+  _globals['_AUDITSERVICE']._serialized_start=2273
+  _globals['_AUDITSERVICE']._serialized_end=2932
 # @@protoc_insertion_point(module_scope)

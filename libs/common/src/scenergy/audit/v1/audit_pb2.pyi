@@ -88,16 +88,18 @@ class Entry(_message.Message):
     def __init__(self, seq: _Optional[int] = ..., id: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., recorded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., source: _Optional[str] = ..., event_type: _Optional[str] = ..., action: _Optional[str] = ..., entity_type: _Optional[str] = ..., entity_id: _Optional[str] = ..., actor_type: _Optional[str] = ..., actor_id: _Optional[str] = ..., actor_role: _Optional[str] = ..., impersonator_id: _Optional[str] = ..., ip_address: _Optional[str] = ..., user_agent: _Optional[str] = ..., request_id: _Optional[str] = ..., outcome: _Optional[str] = ..., error_code: _Optional[str] = ..., error_message: _Optional[str] = ..., description: _Optional[str] = ..., previous_state_json: _Optional[str] = ..., new_state_json: _Optional[str] = ..., metadata_json: _Optional[str] = ..., redacted_fields: _Optional[_Iterable[str]] = ..., prev_hash: _Optional[str] = ..., hash: _Optional[str] = ...) -> None: ...
 
 class ListEntriesRequest(_message.Message):
-    __slots__ = ("filter", "limit", "cursor", "include_total")
+    __slots__ = ("filter", "limit", "cursor", "include_total", "summary")
     FILTER_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
     CURSOR_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
     filter: EntryFilter
     limit: int
     cursor: str
     include_total: bool
-    def __init__(self, filter: _Optional[_Union[EntryFilter, _Mapping]] = ..., limit: _Optional[int] = ..., cursor: _Optional[str] = ..., include_total: _Optional[bool] = ...) -> None: ...
+    summary: bool
+    def __init__(self, filter: _Optional[_Union[EntryFilter, _Mapping]] = ..., limit: _Optional[int] = ..., cursor: _Optional[str] = ..., include_total: _Optional[bool] = ..., summary: _Optional[bool] = ...) -> None: ...
 
 class ListEntriesResponse(_message.Message):
     __slots__ = ("items", "next_cursor", "total", "has_total")
