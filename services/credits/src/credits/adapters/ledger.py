@@ -7,6 +7,9 @@ the condition fails the statement changes nothing, and `_diagnose` says why.
 
 Replays: the idempotency record's primary key makes a second application of a key fail the
 statement as a whole; the stored record then answers the replay (or refuses other content).
+
+Group commit: posts that arrive while another is being written share one statement
+(POST_BATCH_SQL, all or nothing); when it can't apply, each is posted alone, as above.
 """
 
 from __future__ import annotations
@@ -89,12 +92,13 @@ SELECT tx.*, bal.held AS bal_held, bal.credit_limit AS bal_credit_limit, bal.cre
 """
 )
 
-# Several posts at once (the combiner's batch, see combiner.py): all of them, or none. The items come as one JSON array,
-# in arrival order. Rows are locked in client order, so that two batches can't deadlock; every
-# condition is checked on the locked rows, and only when every item passes does anything change.
-# Items of one client apply in order: each gets its own running balance and version. When the
-# statement changes nothing (a condition failed) or fails (a replayed key), each item is posted alone.
-# `= ANY (ARRAY(...))` keeps the balance lookups on the key: the planner can't see how few items come.
+# Several posts at once (the combiner's batch, see combiner.py): all of them, or none. The items
+# come as one JSON array, in arrival order. Rows are locked in client order, so that two batches
+# can't deadlock; every condition is checked on the locked rows, and only when every item passes
+# does anything change. Items of one client apply in order: each gets its own running balance and
+# version. When the statement changes nothing (a condition failed) or fails (a replayed key), each
+# item is posted alone. `= ANY (ARRAY(...))` keeps the balance lookups on the key: the planner
+# can't see how few items come.
 POST_BATCH_SQL = text(
     """
 WITH req AS MATERIALIZED (
