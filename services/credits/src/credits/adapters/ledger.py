@@ -285,32 +285,33 @@ RESERVE_PG = str(RESERVE_SQL.compile(dialect=_PG_DIALECT))
 SETTLE_PG = str(SETTLE_SQL.compile(dialect=_PG_DIALECT))
 
 
-def _fetch_one(conn: Connection, sql: str, params: Mapping[str, Any]) -> dict[str, Any] | None:
-    """Run one statement on the driver connection; a dict row, or None."""
+@contextmanager
+def _driver_cursor(conn: Connection) -> Iterator[psycopg.Cursor[dict[str, Any]]]:
+    """A dict-row cursor on the psycopg connection under `conn`; a broken connection is invalidated,
+    so that the pool does not hand it out again."""
     driver = conn.connection.driver_connection
     assert driver is not None
     try:
         with driver.cursor(row_factory=dict_row) as cursor:
-            cursor.execute(sql, params)
-            return cursor.fetchone()
-    except psycopg.OperationalError as exc:
-        if driver.broken or driver.closed:
-            conn.invalidate(exc)  # the pool must not hand this connection out again
-        raise
-
-
-def _fetch_all(conn: Connection, sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Run one statement on the driver connection; its rows as dicts."""
-    driver = conn.connection.driver_connection
-    assert driver is not None
-    try:
-        with driver.cursor(row_factory=dict_row) as cursor:
-            cursor.execute(sql, params)
-            return cursor.fetchall()
+            yield cursor
     except psycopg.OperationalError as exc:
         if driver.broken or driver.closed:
             conn.invalidate(exc)
         raise
+
+
+def _fetch_one(conn: Connection, sql: str, params: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Run one statement on the driver connection; a dict row, or None."""
+    with _driver_cursor(conn) as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
+
+
+def _fetch_all(conn: Connection, sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Run one statement on the driver connection; its rows as dicts."""
+    with _driver_cursor(conn) as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 def _mapping(row: Any) -> Mapping[str, Any]:
