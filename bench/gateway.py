@@ -23,7 +23,9 @@ dashboard asks them for their figures and health):
    and payments gRPC servers and the gateway (`python -m admin_api.entrypoints.http`: gunicorn,
    2 workers x 8 threads). An admin (role admin, made with create_admin) signs in through POST /auth/login once
    per client thread; each thread sends its own session cookie and CSRF token.
-3. Mixed load: --threads client threads, each with a keep-alive requests.Session, each going round
+3. Mixed load: --threads client threads, each with a keep-alive connection (http.client: the load
+   generator shares the cores with the servers it measures, and requests costs ~4x its CPU per
+   call), each going round
    every kind of call below in its own shuffled order, back to back (closed loop), for --seconds
    after a warm-up. Kinds: the clients list (default sort; sort=name; status=active; q=a word of the
    names, ~1.7% of clients; q=a whole client name, a handful; its 2nd page by cursor), the users
@@ -73,7 +75,9 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from http.client import HTTPConnection, HTTPException
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
 import psycopg
 import requests
@@ -698,11 +702,47 @@ class SignedIn:
     cookie: str
     csrf: str
 
-    def session(self) -> requests.Session:
-        http = requests.Session()
-        # Sent by hand: requests' jar keeps the Secure cookie off plain http.
-        http.headers.update({"Cookie": f"{SESSION_COOKIE}={self.cookie}", CSRF_HEADER: self.csrf})
-        return http
+    def session(self, base_url: str) -> KeepAlive:
+        # Sent by hand: the cookie is Secure, and this is plain http.
+        return KeepAlive(base_url, {"Cookie": f"{SESSION_COOKIE}={self.cookie}", CSRF_HEADER: self.csrf})
+
+
+class KeepAlive:
+    """GETs over one keep-alive HTTP/1.1 connection, opened again when the server has closed it."""
+
+    def __init__(self, base_url: str, headers: Mapping[str, str]) -> None:
+        url = urlsplit(base_url)
+        self._host, self._port = url.hostname or "127.0.0.1", url.port or 80
+        self._headers = dict(headers)
+        self._conn: HTTPConnection | None = None
+
+    def get(self, target: str) -> tuple[int, bytes]:
+        reused = self._conn is not None
+        if self._conn is None:
+            self._conn = HTTPConnection(self._host, self._port, timeout=TIMEOUT_S)
+        try:
+            self._conn.request("GET", target, headers=self._headers)
+            response = self._conn.getresponse()
+            body = response.read()
+        except (HTTPException, OSError):
+            self.close()
+            if not reused:
+                raise
+            return self.get(target)  # the server closed an idle connection: once more, on a new one
+        if response.will_close:
+            self.close()
+        return response.status, body
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> KeepAlive:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def sign_in(base_url: str, password: str) -> SignedIn:
@@ -717,15 +757,15 @@ def sign_in(base_url: str, password: str) -> SignedIn:
     return SignedIn(cookie, response.json()["csrf_token"])
 
 
-def call(http: requests.Session, base_url: str, kind: Kind, params: Mapping[str, str]) -> bytes:
+def call(http: KeepAlive, kind: Kind, params: Mapping[str, str]) -> bytes:
     """One call; raises CallError unless it answered 200 with a full answer."""
+    target = f"{API}{kind.path}" + (f"?{urlencode(params)}" if params else "")
     try:
-        response = http.get(f"{base_url}{API}{kind.path}", params=params, timeout=TIMEOUT_S)
-    except requests.RequestException as exc:
+        status, body = http.get(target)
+    except (HTTPException, OSError) as exc:
         raise CallError(kind.name, " ".join(repr(exc).split())) from None
-    body: bytes = response.content
-    if response.status_code != 200:
-        raise CallError(kind.name, f"{response.status_code} {body[:200]!r}")
+    if status != 200:
+        raise CallError(kind.name, f"{status} {body[:200]!r}")
     if kind.is_list and b'"items":[]' in body:
         raise CallError(kind.name, "an empty page")
     for sign in kind.bad:
@@ -738,14 +778,14 @@ def check_kinds(base_url: str, who: SignedIn, fixtures: Fixtures) -> Fixtures:
     """Each kind once, its answer parsed: it must be whole, and look as the quick checks expect.
     Returns the fixtures with the clients list's 2nd-page cursor."""
     rng = random.Random(0)
-    with who.session() as http:
-        first = call(http, base_url, KINDS[0], {})
+    with who.session(base_url) as http:
+        first = call(http, KINDS[0], {})
         cursor = json.loads(first)["next_cursor"]
         if not cursor:
             raise RuntimeError("the clients list has a single page")
         fixtures = Fixtures(fixtures.client_names, fixtures.client_ids, cursor)
         for kind in KINDS:
-            body = call(http, base_url, kind, kind.params(rng, fixtures))
+            body = call(http, kind, kind.params(rng, fixtures))
             answer = json.loads(body)
             if kind.is_list:
                 if not answer["items"] or b'"items":[{' not in body:
@@ -766,12 +806,12 @@ def alone(base_url: str, who: SignedIn, fixtures: Fixtures, calls: int) -> dict[
     """Every kind `calls` times, one call at a time from one client: the latency without queueing."""
     rng = random.Random(1)
     times: dict[str, list[float]] = {kind.name: [] for kind in KINDS}
-    with who.session() as http:
+    with who.session(base_url) as http:
         for _ in range(calls):
             for kind in KINDS:
                 params = kind.params(rng, fixtures)
                 started = time.perf_counter()
-                call(http, base_url, kind, params)
+                call(http, kind, params)
                 times[kind.name].append(time.perf_counter() - started)
     return {f"{name}_alone_p50_ms": percentile(sorted(values), 50) * 1000 for name, values in times.items()}
 
@@ -793,7 +833,7 @@ def mixed_op(
     base_url: str, signed_in: list[SignedIn], fixtures: Fixtures, slowest: Slowest, degraded: list[int]
 ) -> Callable[[int], Callable[[], str]]:
     def make(thread: int) -> Callable[[], str]:
-        http = signed_in[thread].session()
+        http = signed_in[thread].session(base_url)
         rng = random.Random(thread)
         order: list[Kind] = []
 
@@ -803,7 +843,7 @@ def mixed_op(
             kind = order.pop()
             params = kind.params(rng, fixtures)
             started = time.perf_counter()
-            body = call(http, base_url, kind, params)
+            body = call(http, kind, params)
             slowest.note(kind.name, time.perf_counter() - started, params)
             if not kind.is_list and b'"status":"degraded"' in body:
                 degraded.append(1)
@@ -817,10 +857,10 @@ def mixed_op(
 
 def clients_op(base_url: str, signed_in: list[SignedIn]) -> Callable[[int], Callable[[], str]]:
     def make(thread: int) -> Callable[[], str]:
-        http = signed_in[thread].session()
+        http = signed_in[thread].session(base_url)
 
         def op() -> str:
-            call(http, base_url, KINDS[0], {})
+            call(http, KINDS[0], {})
             return KINDS[0].name
 
         op.close = http.close  # type: ignore[attr-defined]
