@@ -23,7 +23,10 @@ class _Ticket(Generic[T, R]):
 
     def __init__(self, item: T) -> None:
         self.item = item
-        self.ready = threading.Event()
+        # Held until the ticket's result is in (or it is handed the lead). A bare lock, not an
+        # Event: the waiter wakes once, without a condition variable to go back through.
+        self.ready = threading.Lock()
+        self.ready.acquire()
         self.result: R | BaseException | None = None
         self.lead = False
 
@@ -53,7 +56,7 @@ class Combiner(Generic[T, R]):
             else:
                 self._leading = ticket.lead = True
         if not ticket.lead:
-            ticket.ready.wait()
+            ticket.ready.acquire()
         if ticket.lead:
             self._lead(ticket)
         result = ticket.result
@@ -79,8 +82,8 @@ class Combiner(Generic[T, R]):
             if self._waiting:
                 successor = self._waiting.popleft()
                 successor.lead = True
-                successor.ready.set()
+                successor.ready.release()
             else:
                 self._leading = False
         for ticket in batch[1:]:
-            ticket.ready.set()
+            ticket.ready.release()
