@@ -59,7 +59,6 @@ from benchlib import (
     stop_all,
 )
 from sqlalchemy import Connection, Engine
-from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
 from sqlalchemy.engine import make_url
 
 from credits.adapters.ledger import POST_SQL, IdempotencyClaim, PostgresLedger
@@ -69,7 +68,7 @@ from credits.domain import commands
 from credits.service_layer.handlers import CreditsService
 from credits.service_layer.ledger_check import check_ledger
 from scenergy.common import context
-from scenergy.common.db import drop_database, make_engine, sqlalchemy_url
+from scenergy.common.db import driver_sql, drop_database, make_engine, sqlalchemy_url
 from scenergy.common.grpc_client import CallMetadata, make_channel
 from scenergy.common.grpc_server import CREDENTIAL_HEADER, REQUEST_ID_HEADER, GrpcServer
 from scenergy.common.identity import Actor, ServiceCredential
@@ -93,7 +92,7 @@ TARGET_P99_MS = 25.0
 MAX_ERROR_SHARE = 0.01
 
 # POST_SQL in psycopg's own placeholder style, so the raw limit skips SQLAlchemy's per-call work.
-RAW_POST_SQL = str(POST_SQL.compile(dialect=psycopg_dialect()))
+RAW_POST_SQL = driver_sql(POST_SQL)
 
 
 _STARTED = time.monotonic()

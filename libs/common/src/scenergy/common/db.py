@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, MetaData, create_engine, text
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from sqlalchemy import Connection, Engine, MetaData, create_engine, text
+from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.elements import TextClause
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -95,3 +103,44 @@ def drop_database(url: str) -> None:
             conn.execute(text(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)"))
     finally:
         admin.dispose()
+
+
+# -- statements on every request: the driver connection itself ----------------------------------
+# SQLAlchemy's execution context and result objects cost more CPU than a short statement does in
+# PostgreSQL; the few statements that run on every call (a debit, a session check) skip them.
+
+_PSYCOPG_DIALECT = psycopg_dialect()
+
+
+def driver_sql(statement: TextClause) -> str:
+    """A text() statement in psycopg's own placeholder style (`%(name)s`), compiled once."""
+    return str(statement.compile(dialect=_PSYCOPG_DIALECT))
+
+
+@contextmanager
+def driver_cursor(conn: Connection) -> Iterator[psycopg.Cursor[dict[str, Any]]]:
+    """A dict-row cursor on the psycopg connection under `conn`; a broken connection is invalidated,
+    so that the pool does not hand it out again."""
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    try:
+        with driver.cursor(row_factory=dict_row) as cursor:
+            yield cursor
+    except psycopg.OperationalError as exc:
+        if driver.broken or driver.closed:
+            conn.invalidate(exc)
+        raise
+
+
+def fetch_one(conn: Connection, sql: str, params: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Run one statement (see driver_sql) on the driver connection; its first row as a dict, or None."""
+    with driver_cursor(conn) as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
+
+
+def fetch_all(conn: Connection, sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Run one statement (see driver_sql) on the driver connection; its rows as dicts."""
+    with driver_cursor(conn) as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()

@@ -22,14 +22,13 @@ from typing import Any
 import psycopg
 from prometheus_client import Counter, Histogram
 from psycopg import errors as pg_errors
-from psycopg.rows import dict_row
 from sqlalchemy import Connection, Engine, text
-from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from credits.adapters.combiner import Combiner
 from credits.domain import errors
 from credits.domain.model import Balance, Hold, HoldStatus, Mutation, Transaction, TransactionType
+from scenergy.common.db import driver_sql, fetch_all, fetch_one
 from scenergy.common.ids import new_id
 
 _BALANCE_COLUMNS = "client_id, balance, held, credit_limit, version, created_at, updated_at, last_activity_at"
@@ -276,42 +275,12 @@ SELECT h.*, bal.balance AS bal_balance, bal.held AS bal_held, bal.credit_limit A
 )
 
 
-# The hot writes run on the psycopg connection itself, skipping SQLAlchemy's per-call result
-# handling (a measurable share of a debit's CPU); compiled once to psycopg's placeholder style.
-_PG_DIALECT = psycopg_dialect()
-POST_PG = str(POST_SQL.compile(dialect=_PG_DIALECT))
-POST_BATCH_PG = str(POST_BATCH_SQL.compile(dialect=_PG_DIALECT))
-RESERVE_PG = str(RESERVE_SQL.compile(dialect=_PG_DIALECT))
-SETTLE_PG = str(SETTLE_SQL.compile(dialect=_PG_DIALECT))
-
-
-@contextmanager
-def _driver_cursor(conn: Connection) -> Iterator[psycopg.Cursor[dict[str, Any]]]:
-    """A dict-row cursor on the psycopg connection under `conn`; a broken connection is invalidated,
-    so that the pool does not hand it out again."""
-    driver = conn.connection.driver_connection
-    assert driver is not None
-    try:
-        with driver.cursor(row_factory=dict_row) as cursor:
-            yield cursor
-    except psycopg.OperationalError as exc:
-        if driver.broken or driver.closed:
-            conn.invalidate(exc)
-        raise
-
-
-def _fetch_one(conn: Connection, sql: str, params: Mapping[str, Any]) -> dict[str, Any] | None:
-    """Run one statement on the driver connection; a dict row, or None."""
-    with _driver_cursor(conn) as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchone()
-
-
-def _fetch_all(conn: Connection, sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Run one statement on the driver connection; its rows as dicts."""
-    with _driver_cursor(conn) as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
+# The hot writes run on the psycopg connection itself (scenergy.common.db.fetch_one), skipping
+# SQLAlchemy's per-call result handling, a measurable share of a debit's CPU.
+POST_PG = driver_sql(POST_SQL)
+POST_BATCH_PG = driver_sql(POST_BATCH_SQL)
+RESERVE_PG = driver_sql(RESERVE_SQL)
+SETTLE_PG = driver_sql(SETTLE_SQL)
 
 
 def _mapping(row: Any) -> Mapping[str, Any]:
@@ -547,7 +516,7 @@ class PostgresLedger:
         batch = [{key: params[key] for key in _BATCH_ITEM_KEYS} | {"i": i} for i, (params, _claim) in enumerate(items)]
         try:
             with self._auto.connect() as auto:
-                rows = _fetch_all(auto, POST_BATCH_PG, {"items": json.dumps(batch)})
+                rows = fetch_all(auto, POST_BATCH_PG, {"items": json.dumps(batch)})
         except (DBAPIError, psycopg.Error):
             # A replayed or repeated key, a range error, a balance locked too long, a lost
             # connection: nothing of the batch is known to have applied, and alone each item gets
@@ -567,7 +536,7 @@ class PostgresLedger:
         params = params | {"metadata": json.dumps(params["metadata"]), "envelope": json.dumps(params["envelope"])}
         try:
             with conn.begin_nested() if conn.in_transaction() else nullcontext():
-                row = _fetch_one(conn, POST_PG, params)
+                row = fetch_one(conn, POST_PG, params)
         except (IntegrityError, pg_errors.UniqueViolation) as exc:
             if not _is_idempotency_violation(exc):
                 raise
@@ -659,7 +628,7 @@ class PostgresLedger:
         }
         with _ledger_errors(), self._auto.connect() as conn:
             try:
-                row = _fetch_one(conn, RESERVE_PG, params)
+                row = fetch_one(conn, RESERVE_PG, params)
             except pg_errors.UniqueViolation as exc:
                 if not _is_idempotency_violation(exc):
                     raise
@@ -706,7 +675,7 @@ class PostgresLedger:
         }
         with _ledger_errors(), self._auto.connect() as conn:
             try:
-                row = _fetch_one(conn, SETTLE_PG, params)
+                row = fetch_one(conn, SETTLE_PG, params)
             except pg_errors.UniqueViolation as exc:
                 if claim is None or not _is_idempotency_violation(exc):
                     raise
