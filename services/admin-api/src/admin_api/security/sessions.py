@@ -17,13 +17,16 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
 
 from admin_api.adapters.tables import admin_session
+from scenergy.common.db import driver_sql, fetch_one
 
 # Touching last_seen_at on every request would make every read a write; once a minute is enough.
 TOUCH_EVERY = timedelta(seconds=60)
 
 
-LOAD_SQL = sa.text(
-    """
+# Runs on every request: on the driver connection (scenergy.common.db.fetch_one), compiled once.
+LOAD_SQL = driver_sql(
+    sa.text(
+        """
 WITH live AS (
     SELECT s.id, s.csrf_token, s.last_seen_at, a.id AS admin_id, a.email, a.name, a.role
       FROM admin_session s JOIN admin_user a ON a.id = s.admin_id
@@ -35,8 +38,7 @@ WITH live AS (
 )
 SELECT id, csrf_token, admin_id, email, name, role FROM live
 """
-).columns(  # typed columns: the result's metadata is built once, not on every request
-    *(sa.column(name, sa.Text) for name in ("id", "csrf_token", "admin_id", "email", "name", "role"))
+    )
 )
 
 
@@ -90,13 +92,14 @@ class SessionStore:
             return None
         now = datetime.now(UTC)
         with self._autocommit.connect() as conn:
-            row = conn.execute(
+            row = fetch_one(
+                conn,
                 LOAD_SQL,
                 {"id": token_id(token), "now": now, "idle_since": now - self.idle, "touch_before": now - TOUCH_EVERY},
-            ).first()
+            )
         if row is None:
             return None
-        return SessionAdmin(row.id, row.csrf_token, row.admin_id, row.email, row.name, row.role)
+        return SessionAdmin(row["id"], row["csrf_token"], row["admin_id"], row["email"], row["name"], row["role"])
 
     @staticmethod
     def revoke(conn: Connection, session_id: str, reason: str) -> None:

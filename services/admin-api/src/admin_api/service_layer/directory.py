@@ -53,14 +53,23 @@ def client_status(last_active_at: datetime | None, at: datetime) -> str:
 _WORD = re.compile(r"[a-z0-9]+")
 
 
-def search_matches(search: sa.ColumnElement[Any], text: str) -> sa.ColumnElement[bool]:
-    """Every word of `text` as the start of a word of the indexed `search` vector ("acm furn" finds
-    "Acme Furniture"). Only [a-z0-9] reaches to_tsquery, so no input can be tsquery syntax; text
-    without any word matches nothing."""
+def search_query(text: str) -> str | None:
+    """The tsquery of a search: every word of `text` as the start of a word ("acm furn" finds "Acme
+    Furniture"). Only [a-z0-9] reaches to_tsquery, so no input can be tsquery syntax; None for text
+    without any word (it matches nothing)."""
     words = _WORD.findall(text.lower())[:8]
-    if not words:
-        return sa.false()
-    return search.bool_op("@@")(sa.func.to_tsquery("simple", " & ".join(f"{w}:*" for w in words)))
+    return " & ".join(f"{w}:*" for w in words) if words else None
+
+
+def tsquery_matches(search: sa.ColumnElement[Any], query: str | sa.BindParameter[str]) -> sa.ColumnElement[bool]:
+    """`search` (an indexed tsvector) matches `query`, a value of search_query()."""
+    return search.bool_op("@@")(sa.func.to_tsquery("simple", query))
+
+
+def search_matches(search: sa.ColumnElement[Any], text: str) -> sa.ColumnElement[bool]:
+    """The indexed `search` vector matches every word of `text` (see search_query)."""
+    query = search_query(text)
+    return sa.false() if query is None else tsquery_matches(search, query)
 
 
 def slugify(name: str) -> str:
@@ -103,9 +112,12 @@ def decode_page_cursor(cursor: str, tag: str) -> list[Any] | None:
 
 
 def after_key(keys: Sequence[ColumnElement[Any]], values: Sequence[Any], *, descending: bool) -> ColumnElement[bool]:
-    """Rows strictly after `values` in the (keys…) order: a row comparison an index can serve."""
+    """Rows strictly after `values` (or bind parameters for them) in the (keys…) order: a row
+    comparison an index can serve."""
     row = sa.tuple_(*keys)
-    bound = sa.tuple_(*[sa.literal(v, k.type) for k, v in zip(keys, values, strict=True)])
+    bound = sa.tuple_(
+        *[v if isinstance(v, sa.BindParameter) else sa.literal(v, k.type) for k, v in zip(keys, values, strict=True)]
+    )
     return row < bound if descending else row > bound
 
 
