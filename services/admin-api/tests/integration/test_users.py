@@ -74,6 +74,8 @@ def test_list_searches_email_and_name_pages_and_counts_live_clients(sign_in, con
         ada
     ]
     assert viewer.get("/api/admin/users", query_string={"q": f"x{t}"}).get_json()["items"] == []
+    wordless = viewer.get("/api/admin/users", query_string={"q": "%_&|!", "include_total": "true"}).get_json()
+    assert wordless["items"] == [] and wordless["total"] == 0 and wordless["next_cursor"] is None
     assert [u["id"] for u in viewer.get("/api/admin/users", query_string={"q": f"bob {t}"}).get_json()["items"]] == [
         bob
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import sqlalchemy as sa
@@ -9,7 +10,7 @@ from flask import Blueprint
 from pydantic import Field
 from spectree import Response as Responses
 
-from admin_api.adapters.tables import app_user, client, membership
+from admin_api.adapters.tables import TS, app_user, client, membership
 from admin_api.api.spec import READ_ERRORS, WRITE_ERRORS, NoNulls, Out, Page, body_of, query_of, spec
 from admin_api.service_layer import directory, events
 from admin_api.service_layer.directory import iso
@@ -102,25 +103,21 @@ def _detail(conn: sa.Connection, row: directory.Row) -> UserDetail:
     )
 
 
-@bp.get("")
-@spec.validate(query=UserListQuery, resp=Responses(HTTP_200=UserList, **READ_ERRORS))
-def list_users() -> UserList:
-    """Every user, newest first; search `q` in the email and the name."""
-    query = query_of(UserListQuery)
-    limit = clamp_limit(query.limit)
+@functools.lru_cache(maxsize=16)
+def _list_statements(*, searching: bool, paging: bool) -> tuple[sa.Select[Any], sa.Select[Any]]:
+    """The users page's statement and its count, built once per shape of query (values bound at
+    execution), as the clients list does."""
     filters: list[sa.ColumnElement[bool]] = [app_user.c.deleted_at.is_(None)]
-    if query.q:
-        filters.append(directory.search_matches(app_user.c.search, query.q))
+    if searching:
+        filters.append(directory.tsquery_matches(app_user.c.search, sa.bindparam("tsquery", type_=sa.Text)))
     keys = [app_user.c.created_at, app_user.c.id]
-    after = directory.decode_page_cursor(query.cursor, "users")
-    keyset = (
-        [directory.after_key(keys, [directory.timestamp_key(after[0]), after[1]], descending=True)] if after else []
-    )
+    after = [sa.bindparam("after_created_at", type_=TS), sa.bindparam("after_id", type_=sa.Text)]
+    keyset = [directory.after_key(keys, after, descending=True)] if paging else []
     page = (
         sa.select(app_user.c.id, app_user.c.email, app_user.c.name, app_user.c.last_active_at, app_user.c.created_at)
         .where(*filters, *keyset)
         .order_by(app_user.c.created_at.desc(), app_user.c.id.desc())
-        .limit(limit + 1)
+        .limit(sa.bindparam("limit", type_=sa.Integer))
         .subquery("page")
     )
     client_count = (
@@ -130,26 +127,39 @@ def list_users() -> UserList:
         .scalar_subquery()
     )
     stmt = sa.select(page, client_count.label("client_count")).order_by(page.c.created_at.desc(), page.c.id.desc())
+    return stmt, sa.select(sa.func.count()).select_from(app_user).where(*filters)
+
+
+@bp.get("")
+@spec.validate(query=UserListQuery, resp=Responses(HTTP_200=UserList, **READ_ERRORS))
+def list_users() -> UserList:
+    """Every user, newest first; search `q` in the email and the name."""
+    query = query_of(UserListQuery)
+    limit = clamp_limit(query.limit)
+    after = directory.decode_page_cursor(query.cursor, "users")
+    tsquery = directory.search_query(query.q) if query.q else None
+    if query.q and tsquery is None:  # no word to search for: nothing matches
+        return UserList(items=[], next_cursor=None, total=0 if query.include_total else None)
+    params: dict[str, Any] = {"limit": limit + 1, "tsquery": tsquery}
+    if after is not None:
+        params["after_created_at"], params["after_id"] = directory.timestamp_key(after[0]), after[1]
+    stmt, count = _list_statements(searching=tsquery is not None, paging=after is not None)
     with container().engine.connect() as conn:
-        rows = conn.execute(stmt).all()
-        total = (
-            conn.execute(sa.select(sa.func.count()).select_from(app_user).where(*filters)).scalar_one()
-            if query.include_total
-            else None
-        )
+        rows = conn.execute(stmt, params).all()
+        total = conn.execute(count, params).scalar_one() if query.include_total else None
     more = len(rows) > limit
     rows = rows[:limit]
     return UserList(
-        items=[
+        items=[  # rows unpacked as tuples, in _list_statements' column order (see the clients list)
             UserItem(
-                id=r.id,
-                email=r.email,
-                name=r.name,
-                client_count=r.client_count,
-                last_active_at=iso(r.last_active_at),
-                created_at=r.created_at.isoformat(),
+                id=user_id,
+                email=email,
+                name=name,
+                client_count=client_count,
+                last_active_at=iso(last_active_at),
+                created_at=created_at.isoformat(),
             )
-            for r in rows
+            for user_id, email, name, last_active_at, created_at, client_count in rows
         ],
         next_cursor=directory.next_cursor("users", [rows[-1].created_at, rows[-1].id]) if more else None,
         total=total,
