@@ -42,7 +42,8 @@ dashboard asks them for their figures and health):
    gateway's own work: HTTP, the session check (one SELECT), Flask and validation, the page's
    balances (one gRPC call to credits, one SELECT there) and the JSON.
 5. The SQL behind a call: the gateway app (Flask test client) and both gRPC servers also run in this
-   process on the same databases, with every statement of their engines recorded. Replaying a call
+   process on the same databases, with every statement of their engines recorded (but the session
+   check, which runs on the driver connection, skipping SQLAlchemy's events). Replaying a call
    there gives its statements; the clients list's is the one timed raw in 4. A kind whose p99
    misses its target gets on stderr the EXPLAIN (ANALYZE, BUFFERS) of the slowest statement of its
    slowest call (and the time of every statement of that call).
