@@ -35,6 +35,21 @@ def wait_for(condition, timeout: float = 5.0) -> None:
         time.sleep(0.001)
 
 
+def queued_behind_a_held_batch(items: Sequence[int]) -> tuple[Recorder, int, dict[int, int | BaseException]]:
+    """Item 0 leads a batch that is held until `items` all queue behind it; then it is let go.
+    Returns the recorder, item 0's result, and each queued item's result (or exception)."""
+    recorder = Recorder()
+    recorder.gate.clear()
+    combiner = Combiner(recorder, max_batch=8)
+    with ThreadPoolExecutor(len(items) + 2) as pool:
+        first = pool.submit(combiner.submit, 0)
+        recorder.started.wait(5)  # the first call leads and is held inside its batch
+        queued = {item: pool.submit(combiner.submit, item) for item in items}
+        wait_for(lambda: len(combiner._waiting) == len(items))
+        recorder.gate.set()
+        return recorder, first.result(5), {item: f.exception(5) or f.result(5) for item, f in queued.items()}
+
+
 def test_a_call_alone_runs_at_once_as_a_batch_of_one() -> None:
     recorder = Recorder()
     combiner = Combiner(recorder, max_batch=8)
@@ -43,36 +58,20 @@ def test_a_call_alone_runs_at_once_as_a_batch_of_one() -> None:
 
 
 def test_calls_arriving_during_a_batch_share_the_next_one_and_get_their_own_results() -> None:
-    recorder = Recorder()
-    recorder.gate.clear()
-    combiner = Combiner(recorder, max_batch=8)
-    with ThreadPoolExecutor(6) as pool:
-        first = pool.submit(combiner.submit, 0)
-        recorder.started.wait(5)  # the first call leads and is held inside its batch
-        waiting = {item: pool.submit(combiner.submit, item) for item in (2, 4, 6, 8)}
-        wait_for(lambda: len(combiner._waiting) == 4)
-        recorder.gate.set()
-        assert first.result(5) == 0
-        assert {item: future.result(5) for item, future in waiting.items()} == {2: 20, 4: 40, 6: 60, 8: 80}
+    recorder, first, queued = queued_behind_a_held_batch([2, 4, 6, 8])
+    assert first == 0
+    assert queued == {2: 20, 4: 40, 6: 60, 8: 80}
     assert recorder.batches[0] == [0]
     assert sorted(recorder.batches[1]) == [2, 4, 6, 8]  # all four in one statement
     assert len(recorder.batches) == 2
 
 
 def test_an_items_exception_is_raised_in_its_own_caller_only() -> None:
-    recorder = Recorder()
-    recorder.gate.clear()
-    combiner = Combiner(recorder, max_batch=8)
-    with ThreadPoolExecutor(4) as pool:
-        first = pool.submit(combiner.submit, 0)
-        recorder.started.wait(5)
-        odd, even = pool.submit(combiner.submit, 3), pool.submit(combiner.submit, 2)
-        wait_for(lambda: len(combiner._waiting) == 2)
-        recorder.gate.set()
-        assert first.result(5) == 0
-        assert even.result(5) == 20
-        with pytest.raises(ValueError, match="odd 3"):
-            odd.result(5)
+    recorder, first, queued = queued_behind_a_held_batch([3, 2])
+    assert first == 0
+    assert queued[2] == 20
+    assert isinstance(queued[3], ValueError) and str(queued[3]) == "odd 3"
+    assert sorted(recorder.batches[1]) == [2, 3]  # the failing item shared the batch with the good one
 
 
 def test_a_failing_batch_fails_every_caller_and_the_next_call_still_runs() -> None:
