@@ -1,4 +1,5 @@
-"""The group-commit combiner on its own: who leads, what shares a batch, where results and errors go."""
+"""The group-commit combiner on its own: which thread runs a batch, what shares one, where results and
+errors go."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ class Recorder:
 
     def __init__(self) -> None:
         self.batches: list[list[int]] = []
+        self.threads: list[str] = []
         self.gate = threading.Event()
         self.gate.set()
         self.started = threading.Event()
@@ -25,6 +27,7 @@ class Recorder:
         self.started.set()
         self.gate.wait(5)
         self.batches.append(list(items))
+        self.threads.append(threading.current_thread().name)
         return [ValueError(f"odd {item}") if item % 2 else item * 10 for item in items]
 
 
@@ -35,13 +38,16 @@ def wait_for(condition, timeout: float = 5.0) -> None:
         time.sleep(0.001)
 
 
-def queued_behind_a_held_batch(items: Sequence[int]) -> tuple[Recorder, int, dict[int, int | BaseException]]:
-    """Item 0 leads a batch that is held until `items` all queue behind it; then it is let go.
+def queued_behind_a_held_batch(
+    items: Sequence[int], combiner: Combiner | None = None, recorder: Recorder | None = None
+) -> tuple[Recorder, int, dict[int, int | BaseException]]:
+    """Item 0 runs a batch that is held until `items` all queue behind it; then it is let go.
     Returns the recorder, item 0's result, and each queued item's result (or exception)."""
-    recorder = Recorder()
+    recorder = recorder or Recorder()
     recorder.gate.clear()
-    combiner = Combiner(recorder, max_batch=8)
-    with ThreadPoolExecutor(len(items) + 2) as pool:
+    recorder.started.clear()
+    combiner = combiner or Combiner(recorder, max_batch=8)
+    with ThreadPoolExecutor(len(items) + 2, thread_name_prefix="caller") as pool:
         first = pool.submit(combiner.submit, 0)
         recorder.started.wait(5)  # the first call leads and is held inside its batch
         queued = {item: pool.submit(combiner.submit, item) for item in items}
@@ -50,11 +56,30 @@ def queued_behind_a_held_batch(items: Sequence[int]) -> tuple[Recorder, int, dic
         return recorder, first.result(5), {item: f.exception(5) or f.result(5) for item, f in queued.items()}
 
 
-def test_a_call_alone_runs_at_once_as_a_batch_of_one() -> None:
+def test_a_call_alone_runs_at_once_as_a_batch_of_one_in_its_own_thread() -> None:
     recorder = Recorder()
     combiner = Combiner(recorder, max_batch=8)
     assert combiner.submit(4) == 40
     assert recorder.batches == [[4]]
+    assert recorder.threads == [threading.current_thread().name]
+    assert combiner._thread is None  # nothing ever queued: no thread of its own yet
+
+
+def test_queued_calls_are_run_by_the_combiners_thread_and_a_later_lone_call_runs_at_once_again() -> None:
+    recorder = Recorder()
+    combiner = Combiner(recorder, max_batch=8, name="test-combiner")
+    queued_behind_a_held_batch([2, 4], combiner, recorder)
+    assert recorder.batches == [[0], [2, 4]]
+    assert recorder.threads[0].startswith("caller")  # the first call ran its own item
+    assert recorder.threads[1] == "test-combiner"  # the queue went to the combiner's thread
+    wait_for(lambda: not combiner._busy)  # the thread found nothing more and went back to sleep
+    assert combiner.submit(6) == 60
+    assert recorder.threads[2] == threading.current_thread().name
+    # A second busy period reuses the same thread.
+    queued_behind_a_held_batch([8], combiner, recorder)
+    assert recorder.batches[3:] == [[0], [8]]
+    assert recorder.threads[4] == "test-combiner"
+    assert [t.name for t in threading.enumerate()].count("test-combiner") == 1
 
 
 def test_calls_arriving_during_a_batch_share_the_next_one_and_get_their_own_results() -> None:
@@ -86,7 +111,32 @@ def test_a_failing_batch_fails_every_caller_and_the_next_call_still_runs() -> No
     combiner = Combiner(broken, max_batch=8)
     with pytest.raises(ConnectionError):
         combiner.submit(1)
-    assert combiner.submit(2) == 2  # the lead was given back
+    assert combiner.submit(2) == 2  # the combiner is free again
+
+
+def test_a_failing_batch_in_the_combiners_thread_fails_its_callers_and_the_thread_goes_on() -> None:
+    recorder = Recorder()
+    failing = {"on": False}
+
+    def run(items: Sequence[int]) -> list[int | BaseException]:
+        if failing["on"] and items != [0]:
+            raise ConnectionError("database gone")
+        return recorder(items)
+
+    combiner = Combiner(run, max_batch=8)
+    failing["on"] = True
+    recorder.gate.clear()
+    with ThreadPoolExecutor(4) as pool:
+        first = pool.submit(combiner.submit, 0)
+        recorder.started.wait(5)
+        queued = [pool.submit(combiner.submit, item) for item in (2, 4)]
+        wait_for(lambda: len(combiner._waiting) == 2)
+        recorder.gate.set()
+        assert first.result(5) == 0
+        assert all(isinstance(f.exception(5), ConnectionError) for f in queued)
+    failing["on"] = False
+    _, _, after = queued_behind_a_held_batch([6, 8], combiner, recorder)
+    assert after == {6: 60, 8: 80}  # the thread survived its failed batch
 
 
 def test_a_batch_with_the_wrong_number_of_results_is_an_error_for_all() -> None:

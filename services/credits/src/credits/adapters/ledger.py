@@ -9,7 +9,7 @@ Replays: the idempotency record's primary key makes a second application of a ke
 statement as a whole; the stored record then answers the replay (or refuses other content).
 
 Group commit: posts that arrive while another is being written share one statement
-(POST_BATCH_SQL, all or nothing); when it can't apply, each is posted alone, as above.
+(POST_BATCH_SQL, all or nothing); when it can't apply, each is posted alone, in arrival order.
 """
 
 from __future__ import annotations
@@ -393,8 +393,8 @@ class PostgresLedger:
         self._auto = autocommit_engine or engine.execution_options(isolation_level="AUTOCOMMIT")
         self._engine = engine
         # With max_batch > 1, concurrent posts share statements (group commit, see combiner.py).
-        self._combiner: Combiner[tuple[dict[str, Any], IdempotencyClaim], Mutation | None] | None = (
-            Combiner(self._post_batch, max_batch=max_batch) if max_batch > 1 else None
+        self._combiner: Combiner[tuple[dict[str, Any], IdempotencyClaim], Mutation] | None = (
+            Combiner(self._post_batch, max_batch=max_batch, name="ledger-combiner") if max_batch > 1 else None
         )
 
     # -- accounts -----------------------------------------------------------------------------
@@ -495,24 +495,24 @@ class PostgresLedger:
             # Writes of their own (not inside a refund) may share a statement with concurrent ones;
             # an admin's version precondition is checked alone.
             if self._combiner is not None and expected_version is None and refund_of_id is None:
-                mutation = self._combiner.submit((params, claim))
-                if mutation is not None:
-                    return mutation
+                return self._combiner.submit((params, claim))
             with self._auto.connect() as auto:
                 return self._post(auto, params, claim)
 
-    def _post_batch(
-        self, items: Sequence[tuple[dict[str, Any], IdempotencyClaim]]
-    ) -> list[Mutation | Exception | None]:
-        """The combiner's batch: one statement for all, or None for each (post it alone)."""
+    def _post_batch(self, items: Sequence[tuple[dict[str, Any], IdempotencyClaim]]) -> list[Mutation | Exception]:
+        """The combiner's batch: one statement for all when it applies as a whole; otherwise each
+        post alone, in arrival order, as if they had come one after another."""
         BATCH_SIZE.observe(len(items))
-        if len(items) == 1:  # nobody to share with: the single statement, as without a combiner
-            params, claim = items[0]
-            try:
-                with self._auto.connect() as auto:
-                    return [self._post(auto, params, claim)]
-            except Exception as exc:
-                return [exc]
+        if len(items) > 1:
+            together = self._post_together(items)
+            if together is not None:
+                return together
+            BATCH_FALLBACKS.inc()
+        return [self._post_alone(params, claim) for params, claim in items]
+
+    def _post_together(
+        self, items: Sequence[tuple[dict[str, Any], IdempotencyClaim]]
+    ) -> list[Mutation | Exception] | None:
         batch = [{key: params[key] for key in _BATCH_ITEM_KEYS} | {"i": i} for i, (params, _claim) in enumerate(items)]
         try:
             with self._auto.connect() as auto:
@@ -521,16 +521,21 @@ class PostgresLedger:
             # A replayed or repeated key, a range error, a balance locked too long, a lost
             # connection: nothing of the batch is known to have applied, and alone each item gets
             # its own answer (replays included), so one busy client doesn't fail the others.
-            BATCH_FALLBACKS.inc()
-            return [None] * len(items)
+            return None
         if len(rows) != len(items):  # a condition failed (unknown client, too few credits)
-            BATCH_FALLBACKS.inc()
-            return [None] * len(items)
-        results: list[Mutation | Exception | None] = [None] * len(items)
+            return None
+        results: list[Mutation | Exception] = [None] * len(items)  # type: ignore[list-item]
         for row in rows:
             tx = transaction_from_row(row)
             results[row["batch_index"]] = Mutation(balance=_post_balance(row, tx), transaction=tx)
         return results
+
+    def _post_alone(self, params: dict[str, Any], claim: IdempotencyClaim) -> Mutation | Exception:
+        try:
+            with self._auto.connect() as auto:
+                return self._post(auto, params, claim)
+        except Exception as exc:  # raised in its own caller, through post's error translation
+            return exc
 
     def _post(self, conn: Connection, params: dict[str, Any], claim: IdempotencyClaim) -> Mutation:
         params = params | {"metadata": json.dumps(params["metadata"]), "envelope": json.dumps(params["envelope"])}
