@@ -3,6 +3,7 @@ errors go."""
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -62,7 +63,6 @@ def test_a_call_alone_runs_at_once_as_a_batch_of_one_in_its_own_thread() -> None
     assert combiner.submit(4) == 40
     assert recorder.batches == [[4]]
     assert recorder.threads == [threading.current_thread().name]
-    assert combiner._thread is None  # nothing ever queued: no thread of its own yet
 
 
 def test_queued_calls_are_run_by_the_combiners_thread_and_a_later_lone_call_runs_at_once_again() -> None:
@@ -160,6 +160,105 @@ def test_batches_stay_within_max_batch_and_every_call_is_answered_under_load() -
     assert sum(sizes) == 400
     assert max(sizes) <= 4
     assert max(sizes) > 1  # with 16 callers and a slow batch, some calls did share
+
+
+def test_never_two_batches_at_once_while_calls_come_and_go() -> None:
+    """Quick batches and callers that come in bursts, so that the combiner goes between idle, a
+    caller's own batch and its thread thousands of times: batches must never overlap."""
+    running = 0
+    overlaps = 0
+    guard = threading.Lock()
+
+    def run(items: Sequence[int]) -> list[int]:
+        nonlocal running, overlaps
+        with guard:
+            running += 1
+            overlaps += running > 1
+        time.sleep(0)  # let other threads in while this batch "runs"
+        with guard:
+            running -= 1
+        return list(items)
+
+    combiner = Combiner(run, max_batch=4)
+
+    def burst(start: int) -> list[int]:
+        out = []
+        for item in range(start, start + 500):
+            out.append(combiner.submit(item))
+            if item % 7 == 0:
+                time.sleep(0.0001)  # now and then the queue runs dry
+        return out
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads switch between any two steps, races included
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            results = [r for rs in pool.map(burst, range(0, 4000, 500)) for r in rs]
+    finally:
+        sys.setswitchinterval(interval)
+    assert results == list(range(4000))
+    assert overlaps == 0
+
+
+class PausingLock:
+    """The combiner's lock, which stops one chosen thread right after its n-th release: a way to
+    run other threads in the gap between two of that thread's steps."""
+
+    def __init__(self, lock: threading.Lock, thread: threading.Thread, after_releases: int) -> None:
+        self._lock = lock
+        self._thread = thread
+        self._left = after_releases
+        self.paused = threading.Event()
+        self.resume = threading.Event()
+
+    def __enter__(self) -> None:
+        self._lock.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
+        if threading.current_thread() is self._thread:
+            self._left -= 1
+            if self._left == 0:
+                self.paused.set()
+                self.resume.wait(5)
+
+
+def test_a_caller_done_with_its_batch_never_hands_over_a_batch_another_caller_runs() -> None:
+    """A call that ran alone decides under the lock whether to hand the queue over. If it looked
+    again after letting go of the lock, a second caller running meanwhile would look like a queue
+    to hand over: the combiner's thread would find nothing, mark the combiner free, and a third
+    call would run beside the second."""
+    held = threading.Event()
+    gate = threading.Event()
+    concurrent: list[list[int]] = []
+    running: list[int] = []
+
+    def run(items: Sequence[int]) -> list[int]:
+        running.append(1)
+        if len(running) > 1:
+            concurrent.append(list(items))
+        if list(items) == [2]:
+            held.set()
+            gate.wait(5)
+        running.pop()
+        return list(items)
+
+    combiner = Combiner(run, max_batch=8)
+    first = threading.Thread(target=combiner.submit, args=(1,))
+    # The first call's lock releases: deciding to run alone, then deciding about a queue.
+    combiner._lock = PausingLock(combiner._lock, first, after_releases=2)  # type: ignore[assignment]
+    first.start()
+    assert combiner._lock.paused.wait(5)
+    with ThreadPoolExecutor(2) as pool:
+        second = pool.submit(combiner.submit, 2)  # runs alone, and is held inside its batch
+        assert held.wait(5)
+        combiner._lock.resume.set()  # the first call finishes while the second one runs
+        first.join(5)
+        third = pool.submit(combiner.submit, 3)
+        wait_for(lambda: len(combiner._waiting) == 1)  # the third queues behind the second
+        gate.set()
+        assert (second.result(5), third.result(5)) == (2, 3)
+    assert concurrent == []
 
 
 def test_max_batch_must_be_positive() -> None:

@@ -55,7 +55,6 @@ class Combiner(Generic[T, R]):
             raise ValueError("max_batch must be at least 1")
         self._run_batch = run_batch
         self._max_batch = max_batch
-        self._name = name
         self._lock = threading.Lock()
         self._waiting: deque[_Ticket[T, R]] = deque()
         # True while a batch runs, in a caller or in the combiner's thread: calls then queue.
@@ -63,7 +62,10 @@ class Combiner(Generic[T, R]):
         # Released to hand the waiting calls to the combiner's thread (which then owns `_busy`).
         self._handover = threading.Lock()
         self._handover.acquire()
-        self._thread: threading.Thread | None = None
+        # Started here, not at the first hand-over: a thread that failed to start then would
+        # leave the combiner busy for good, and every later call waiting.
+        self._thread = threading.Thread(target=self._drain_forever, name=name, daemon=True)
+        self._thread.start()
 
     def submit(self, item: T) -> R:
         ticket: _Ticket[T, R] = _Ticket(item)
@@ -76,9 +78,13 @@ class Combiner(Generic[T, R]):
         if inline:
             self._run([ticket])
             with self._lock:
-                self._busy = bool(self._waiting)  # if so, the combiner's thread takes them over
-            if self._busy:
-                self._hand_over()
+                # Decided under the lock: once it is let go, `_busy` may be another caller's.
+                hand_over = self._busy = bool(self._waiting)
+            if hand_over:
+                # The combiner's thread takes the waiting calls over. Only a caller that set
+                # `_busy` hands over, and `_busy` stays set until the thread has drained the queue
+                # and is about to wait again: one release per wait, never two.
+                self._handover.release()
         else:
             ticket.ready.acquire()
         result = ticket.result
@@ -95,14 +101,6 @@ class Combiner(Generic[T, R]):
             results = [exc] * len(batch)
         for ticket, result in zip(batch, results, strict=True):
             ticket.result = result
-
-    def _hand_over(self) -> None:
-        # Only the caller that set `_busy` hands over, and `_busy` stays set until the thread has
-        # drained the queue and is about to wait again: one release per wait, never two.
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._drain_forever, name=self._name, daemon=True)
-            self._thread.start()
-        self._handover.release()
 
     def _drain_forever(self) -> None:
         while True:
