@@ -6,7 +6,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import Engine
@@ -24,6 +24,23 @@ BALANCE_SORTS = {
     "-last_activity": (credit_balance.c.last_activity_at, True),
 }
 _EPOCH = "1970-01-01T00:00:00+00:00"
+
+
+def _balance_cursor_fits(after: list[Any], column: Any) -> bool:
+    """A cursor's values have the types its sort compares: a balance or a last activity, then a client id."""
+    key, client_id = after
+    if not isinstance(client_id, str) or "\x00" in client_id:
+        return False
+    if column is credit_balance.c.balance:
+        return isinstance(key, int) and not isinstance(key, bool)
+    if key is None:
+        return True
+    try:
+        return isinstance(key, str) and datetime.fromisoformat(key).tzinfo is not None
+    except ValueError:
+        return False
+
+
 LAST_ACTIVITY_KEY = sa.func.coalesce(
     credit_balance.c.last_activity_at, sa.literal_column(f"'{_EPOCH}'::timestamptz", sa.DateTime(timezone=True))
 )
@@ -84,6 +101,10 @@ class LedgerViews:
             raise errors.InvalidArgument(str(exc)) from None
         if len(client_id_prefix) > 100:
             raise errors.InvalidArgument("client_id_prefix must be at most 100 characters")
+        if "\x00" in client_id_prefix:
+            raise errors.InvalidArgument("client_id_prefix must not contain NUL characters")
+        if after is not None and not _balance_cursor_fits(after, column):
+            raise errors.InvalidArgument("cursor is not valid")
         # NULL last-activity sorts as the epoch so the keyset comparison stays total. The epoch is
         # written into the SQL (not bound) so that the expression index ix_credit_balance_last_activity matches.
         key = LAST_ACTIVITY_KEY if column is credit_balance.c.last_activity_at else column

@@ -9,10 +9,13 @@ from sqlalchemy import text
 
 from credits.domain import commands
 from scenergy.common.grpc_server import CREDENTIAL_HEADER
-from scenergy.common.identity import ServiceCredential
+from scenergy.common.identity import Actor, ActorType, ServiceCredential
 from scenergy.common.ids import new_id
-from scenergy.common.testing.actors import ADMIN, GENERATION, SUPER_ADMIN, VIEWER
+from scenergy.common.pagination import encode_cursor
+from scenergy.common.testing.actors import ADMIN, GENERATION, PAYMENTS, SUPER_ADMIN, VIEWER
 from scenergy.credits.v1 import credits_pb2 as pb
+
+USER = Actor(ActorType.USER, "usr_01testuser00000000000000000")
 
 
 def row_counts(engine):
@@ -120,6 +123,9 @@ BAD_GRANTS = [
     (pb.GrantRequest(amount=5, reason="r", idempotency_key=""), "idempotency_key is required"),
     (pb.GrantRequest(amount=2**63 - 1, reason="r", idempotency_key="k"), "at most"),
     (pb.GrantRequest(amount=-(2**63), reason="r", idempotency_key="k"), "amount must be positive"),
+    # `$` in a pattern also matches before a final newline: the same key with one was a new key.
+    (pb.GrantRequest(amount=5, reason="r", idempotency_key="k-1\n"), "idempotency_key must be"),
+    (pb.GrantRequest(amount=5, reason="a\x00b", idempotency_key="k"), "must not contain NUL"),
 ]
 
 
@@ -136,7 +142,8 @@ def test_bad_grants_are_invalid_argument_and_write_nothing(
 
 
 @pytest.mark.parametrize(
-    "client_id", ["", "nope", "cli_", "cli_abc def", "x" * 300, "'; DROP TABLE credit_balance; --"]
+    "client_id",
+    ["", "nope", "cli_", "cli_abc def", "x" * 300, "'; DROP TABLE credit_balance; --", "cli_abcdef12\n"],
 )
 def test_malformed_client_ids_are_invalid_argument(stub, call_metadata, container, client_id):
     before = row_counts(container.engine)
@@ -405,3 +412,82 @@ def test_get_balances_returns_the_named_accounts_and_skips_unknown_ones(stub, ca
     with pytest.raises(grpc.RpcError) as caught:
         stub.GetBalances(pb.GetBalancesRequest(client_ids=["x" * 300]), metadata=call_metadata(VIEWER), timeout=10)
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_an_id_with_a_trailing_newline_opens_no_second_account(stub, call_metadata, container, open_client):
+    client_id = open_client()
+    before = row_counts(container.engine)
+    code, details = code_of(
+        stub.OpenAccount, pb.OpenAccountRequest(client_id=client_id + "\n"), metadata=call_metadata(ADMIN), timeout=5
+    )
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and "client_id" in details
+    assert row_counts(container.engine) == before
+
+
+def test_only_admins_and_platform_services_open_accounts_and_only_admins_give_credit(stub, call_metadata, container):
+    before = row_counts(container.engine)
+    for actor, limit in ((USER, 0), (GENERATION, 1_000)):
+        code, _ = code_of(
+            stub.OpenAccount,
+            pb.OpenAccountRequest(client_id=new_id("cli"), credit_limit=limit),
+            metadata=call_metadata(actor),
+            timeout=5,
+        )
+        assert code == grpc.StatusCode.PERMISSION_DENIED
+    assert row_counts(container.engine) == before
+    opened = stub.OpenAccount(
+        pb.OpenAccountRequest(client_id=new_id("cli")), metadata=call_metadata(GENERATION), timeout=5
+    )
+    assert opened.credit_limit == 0
+
+
+@pytest.mark.parametrize(
+    ("request_", "message"),
+    [
+        (pb.ListBalancesRequest(sort="balance", cursor=encode_cursor(["abc", "cli_abcdef12"])), "cursor"),
+        (pb.ListBalancesRequest(sort="last_activity", cursor=encode_cursor([5, "cli_abcdef12"])), "cursor"),
+        (pb.ListBalancesRequest(sort="last_activity", cursor=encode_cursor(["2026-01-01", "cli_abcdef12"])), "cursor"),
+        (pb.ListBalancesRequest(sort="balance", cursor=encode_cursor([5, 7])), "cursor"),
+        (pb.ListBalancesRequest(client_id_prefix="cli\x00"), "NUL"),
+    ],
+)
+def test_list_balances_refuses_cursors_and_prefixes_it_cannot_use(stub, call_metadata, request_, message):
+    code, details = code_of(stub.ListBalances, request_, metadata=call_metadata(VIEWER), timeout=5)
+    assert code == grpc.StatusCode.INVALID_ARGUMENT
+    assert message in details
+
+
+def test_list_transactions_refuses_a_malformed_admin_id(stub, call_metadata):
+    code, details = code_of(
+        stub.ListTransactions,
+        pb.ListTransactionsRequest(admin_user_id="adm\x00"),
+        metadata=call_metadata(VIEWER),
+        timeout=5,
+    )
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and "admin_user_id" in details
+
+
+@pytest.mark.parametrize(
+    ("metadata_json", "message"),
+    [
+        ('{"a": NaN}', "not valid JSON"),
+        ('{"a": 1e400}', "not valid JSON"),  # parses as Infinity, which jsonb refuses
+        ('{"a": "x\\u0000"}', "NUL"),
+        ("[" * 1500 + "]" * 1500, "not valid JSON"),  # too deep for the parser, within the size limit
+    ],
+)
+def test_purchase_metadata_jsonb_cannot_store_is_invalid_argument(
+    stub, call_metadata, container, open_client, metadata_json, message
+):
+    request_ = pb.PurchaseRequest(
+        client_id=open_client(),
+        amount=5,
+        payment_reference="pay_abcdef12",
+        idempotency_key=new_id("key"),
+        metadata_json=metadata_json,
+    )
+    before = row_counts(container.engine)
+    code, details = code_of(stub.Purchase, request_, metadata=call_metadata(PAYMENTS), timeout=5)
+    assert code == grpc.StatusCode.INVALID_ARGUMENT
+    assert message in details
+    assert row_counts(container.engine) == before

@@ -10,7 +10,9 @@ VIEWER = Actor(ActorType.ADMIN, "adm_abcdef14", Role.VIEWER)
 SYSTEM = Actor.system("generation")
 USER = Actor(ActorType.USER, "usr_abcdef15")
 
-MUTATIONS = ["grant", "adjust", "refund", "purchase", "debit", "reserve_hold", "capture_hold", "release_hold"]
+MUTATIONS = [
+    "grant", "adjust", "refund", "purchase", "debit", "reserve_hold", "capture_hold", "release_hold", "open_account",
+]  # fmt: skip
 
 
 @pytest.mark.parametrize("operation", MUTATIONS)
@@ -38,10 +40,11 @@ def test_grant_and_adjust_are_for_admins_only(operation):
             authorize(operation, actor)
 
 
-def test_platform_services_refund_and_purchase_but_users_do_not():
+def test_platform_services_refund_purchase_and_open_accounts_but_users_do_not():
     authorize("refund", SYSTEM)
     authorize("purchase", SYSTEM)
-    for operation in ("refund", "purchase"):
+    authorize("open_account", SYSTEM)
+    for operation in ("refund", "purchase", "open_account"):
         with pytest.raises(PermissionDenied):
             authorize(operation, USER)
 

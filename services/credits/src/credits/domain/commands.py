@@ -22,7 +22,8 @@ _KEY_RE = re.compile(r"^[\x21-\x7e]{1,200}$")  # printable ASCII, no spaces
 def check_id(value: str, field_name: str, prefix: str | None = None) -> None:
     if not value:
         raise InvalidArgument(f"{field_name} is required")
-    if not _ID_RE.match(value) or (prefix and not value.startswith(prefix + "_")):
+    # fullmatch: `$` alone would also accept a trailing newline, a second id for the same client.
+    if not _ID_RE.fullmatch(value) or (prefix and not value.startswith(prefix + "_")):
         expected = f"a {prefix}_ id" if prefix else "an id like abc_01h..."
         raise InvalidArgument(f"{field_name} is malformed: expected {expected}")
 
@@ -45,12 +46,14 @@ def check_text(value: str, field_name: str, *, required: bool, max_len: int = 50
         raise InvalidArgument(f"{field_name} is required")
     if value and len(value) > max_len:
         raise InvalidArgument(f"{field_name} must be at most {max_len} characters")
+    if value and "\x00" in value:  # PostgreSQL text can't hold it
+        raise InvalidArgument(f"{field_name} must not contain NUL characters")
 
 
 def check_key(value: str) -> None:
     if not value:
         raise InvalidArgument("idempotency_key is required")
-    if not _KEY_RE.match(value):
+    if not _KEY_RE.fullmatch(value):
         raise InvalidArgument("idempotency_key must be 1-200 printable characters without spaces")
 
 

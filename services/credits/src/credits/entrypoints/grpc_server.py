@@ -113,12 +113,20 @@ def parse_metadata(raw: str) -> tuple[tuple[str, Any], ...]:
     if len(raw) > 4096:
         raise errors.InvalidArgument("metadata_json must be at most 4096 characters")
     try:
-        value = json.loads(raw)
-    except ValueError:
+        value = json.loads(raw, parse_constant=_no_constant)
+        # As PostgreSQL's jsonb will store it: no NaN or Infinity (1e400 parses as one), no NUL.
+        stored = json.dumps(value, allow_nan=False)
+    except (ValueError, RecursionError):
         raise errors.InvalidArgument("metadata_json is not valid JSON") from None
     if not isinstance(value, dict):
         raise errors.InvalidArgument("metadata_json must be a JSON object")
+    if "\\u0000" in stored:
+        raise errors.InvalidArgument("metadata_json must not contain NUL characters")
     return tuple(sorted(value.items()))
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 class CreditsServicer(pb_grpc.CreditsServiceServicer):
@@ -195,6 +203,8 @@ class CreditsServicer(pb_grpc.CreditsServiceServicer):
         def run() -> pb.ListTransactionsResponse:
             if request.client_id:
                 commands.check_id(request.client_id, "client_id")
+            if request.admin_user_id:
+                commands.check_id(request.admin_user_id, "admin_user_id")
             page = self._views.list_transactions(
                 client_id=request.client_id,
                 types=tuple(request.types),

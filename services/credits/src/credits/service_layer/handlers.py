@@ -17,7 +17,7 @@ ADMIN_ROLES = frozenset({Role.ADMIN, Role.SUPER_ADMIN})
 
 # Who may do what, beyond "a viewer never mutates". Admin-only operations are the manual ones.
 ADMIN_ONLY = frozenset({"grant", "adjust"})
-ADMIN_OR_SYSTEM = frozenset({"refund", "purchase"})
+ADMIN_OR_SYSTEM = frozenset({"refund", "purchase", "open_account"})
 
 
 def authorize(operation: str, actor: Actor | None) -> None:
@@ -57,8 +57,9 @@ class CreditsService:
         )
 
     def open_account(self, cmd: commands.OpenAccount, actor: Actor | None) -> tuple[Balance, bool]:
-        if actor is not None and actor.type == ActorType.ADMIN and actor.role not in ADMIN_ROLES:
-            raise errors.PermissionDenied(f"role {actor.role} may not open accounts")
+        authorize(cmd.operation, actor)
+        if cmd.credit_limit and (actor is None or actor.type != ActorType.ADMIN):  # credit is an admin's call
+            raise errors.PermissionDenied("a credit limit needs an admin or super_admin")
         envelope = self._envelope(
             "open", "account", cmd.client_id, actor, client_id=cmd.client_id, credit_limit=cmd.credit_limit
         )
