@@ -29,6 +29,8 @@ def test_ids_are_prefixed_and_sortable():
     assert is_id(first, "cli", strict=True)
     assert not is_id(first, "usr")
     assert not is_id("cli_ab")
+    # `$` alone also matches before a final newline: the whole value must be the id.
+    assert not is_id(first + "\n") and not is_id(first + "\n", strict=True)
     time.sleep(0.002)
     assert new_id("cli") > first or second > first
 

@@ -48,10 +48,10 @@ class EntryFilter:
         for name in ("actor_id", "entity_id", "query"):
             if len(getattr(self, name)) > MAX_TEXT:
                 raise InvalidArgument(f"{name} must be at most {MAX_TEXT} characters")
-        if self.action and not _ACTION_RE.match(self.action):
+        if self.action and not _ACTION_RE.fullmatch(self.action):
             raise InvalidArgument("action must look like entity.verb (e.g. credit.grant) or entity")
         for name in ("entity_type", "actor_type"):
-            if getattr(self, name) and not _NAME_RE.match(getattr(self, name)):
+            if getattr(self, name) and not _NAME_RE.fullmatch(getattr(self, name)):
                 raise InvalidArgument(f"{name} must be a lower-case name")
         if self.outcome not in ("", "success", "failure"):
             raise InvalidArgument("outcome must be success or failure")

@@ -20,7 +20,7 @@ def is_id(value: str, prefix: str | None = None, *, strict: bool = False) -> boo
     """True if `value` is a well-formed id (with the given prefix, when one is given)."""
     if not isinstance(value, str):
         return False
-    match = (_ID_RE if strict else _LOOSE_ID_RE).match(value)
+    match = (_ID_RE if strict else _LOOSE_ID_RE).fullmatch(value)
     if match is None:
         return False
     return prefix is None or value.startswith(prefix + "_")

@@ -41,7 +41,7 @@ class AdminError(ValueError):
 
 def check_email(email: str) -> str:
     email = email.strip().lower()
-    if len(email) > 254 or not EMAIL_RE.match(email):
+    if len(email) > 254 or not EMAIL_RE.fullmatch(email):
         raise AdminError("invalid_email", "not a valid email address")
     return email
 

@@ -80,7 +80,7 @@ def slugify(name: str) -> str:
 
 def check_email(email: str) -> str:
     email = email.strip().lower()
-    if len(email) > 254 or not EMAIL_RE.match(email):
+    if len(email) > 254 or not EMAIL_RE.fullmatch(email):
         raise ValueError("not a valid email address")
     return email
 

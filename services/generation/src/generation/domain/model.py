@@ -158,7 +158,7 @@ def validate_settings(
     if ratio not in ASPECT_RATIOS:
         raise errors.InvalidArgument(f"aspect_ratio must be one of {', '.join(ASPECT_RATIOS)}")
     chosen_model = (model or "").strip() or default_model
-    if not _MODEL_RE.match(chosen_model) or chosen_model not in models:
+    if not _MODEL_RE.fullmatch(chosen_model) or chosen_model not in models:
         raise errors.InvalidArgument(f"model must be one of {', '.join(models)}")
     return JobSettings(
         room_type=_choice(room_type, ROOM_TYPES, "room_type", "living_room"),
@@ -194,7 +194,7 @@ def validate_products(products: list[Product]) -> tuple[Product, ...]:
         seen.add(product_id)
         name = _clean_text(product.name, "product name", 200) or product_id
         image_url = _clean_text(product.image_url, "product image_url", 2000)
-        if image_url and not _URL_RE.match(image_url):
+        if image_url and not _URL_RE.fullmatch(image_url):
             raise errors.InvalidArgument("product image_url must be an https URL")
         cleaned.append(
             Product(product_id, name, image_url, _clean_text(product.description, "product description", 500))
@@ -206,7 +206,7 @@ def validate_inspiration(urls: list[str]) -> tuple[str, ...]:
     if len(urls) > MAX_INSPIRATION_IMAGES:
         raise errors.InvalidArgument(f"at most {MAX_INSPIRATION_IMAGES} inspiration images")
     for url in urls:
-        if not _URL_RE.match(url):
+        if not _URL_RE.fullmatch(url):
             raise errors.InvalidArgument("inspiration images must be https URLs")
     return tuple(urls)
 

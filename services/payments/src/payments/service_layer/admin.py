@@ -216,7 +216,7 @@ class PaymentsAdmin:
     ) -> str:
         admin = require_super_admin(actor, "changing credit packs")
         pack_id = pack_id or new_id("pack")
-        if not _PACK_ID.match(pack_id):
+        if not _PACK_ID.fullmatch(pack_id):
             raise errors.InvalidArgument("id must be 3-64 lower-case letters, digits or _ and start with a letter")
         name = check_text(name, "name", required=True, limit=120)
         if not 0 < credits <= 10_000_000:
@@ -224,7 +224,7 @@ class PaymentsAdmin:
         if not 0 <= amount <= 100_000_000:
             raise errors.InvalidArgument("price amount must be between 0 and 100,000,000 (smallest unit)")
         currency = (currency or "").lower()
-        if not _CURRENCY.match(currency):
+        if not _CURRENCY.fullmatch(currency):
             raise errors.InvalidArgument("currency must be a three-letter ISO code")
         price_id = check_text(price_id, "stripe_price_id", limit=255)
         values = {"name": name, "credits": credits, "price_amount": amount, "currency": currency}
