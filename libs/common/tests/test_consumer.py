@@ -89,7 +89,10 @@ def test_poison_and_failing_messages_are_dead_lettered_with_a_reason(broker_url,
         publish(
             broker_url, topology, json.dumps({"hello": "world"}), "test.thing.invalid", content_type="application/json"
         )
-        dead = drain_dead_letters(broker_url, topology, spec, expected=3)
+        # Bodies no JSON decoder reads: dead-lettered too, never dropped.
+        publish(broker_url, topology, "{not json", "test.thing.garbled", content_type="application/json")
+        publish(broker_url, topology, "hello", "test.thing.text", content_type="text/plain")
+        dead = drain_dead_letters(broker_url, topology, spec, expected=5)
     finally:
         consumer.should_stop = True
         thread.join(timeout=15)
@@ -97,13 +100,15 @@ def test_poison_and_failing_messages_are_dead_lettered_with_a_reason(broker_url,
         delete_queues(broker_url, [spec.name, f"{spec.name}.dead"])
 
     reasons = sorted(m.headers["x-dead-letter-reason"].split(":")[0] for m in dead)
-    assert reasons == ["failed after 4 attempts", "invalid envelope", "permanent error"]
+    assert reasons == [
+        "failed after 4 attempts", "invalid envelope", "invalid envelope", "invalid envelope", "permanent error",
+    ]  # fmt: skip
     assert calls["good"] == 1  # the duplicate was recognised by its id and skipped
     assert calls["flaky"] == 3  # failed twice, then applied
     assert calls["broken"] == 4  # bounded: dead-lettered after max_attempts, no hot loop
     assert calls["poison"] == 1
     assert outcomes["duplicate"] == 1
-    assert outcomes["dead_lettered"] == 3
+    assert outcomes["dead_lettered"] == 5
     with inbox_engine.connect() as conn:
         applied = conn.execute(sa.select(sa.func.count()).select_from(inbox_table(sa.MetaData()))).scalar_one()
     assert applied == 2  # good and flaky; failures leave no inbox row behind
@@ -154,3 +159,44 @@ def test_a_batch_with_one_bad_message_applies_the_rest_and_dead_letters_that_one
     reasons = sorted(m.headers["x-dead-letter-reason"].split(":")[0] for m in dead)
     assert reasons == ["failed after 2 attempts", "permanent error"]
     assert outcomes["processed"] == 6 and outcomes["dead_lettered"] == 2
+
+
+def test_two_consumers_of_one_database_each_apply_an_event_once(broker_url, isolated_topology, inbox_engine):
+    """Each consumer's inbox records are its own: one consumer's record of an event is no reason for
+    another, on another queue, to skip it; a redelivery to either is still skipped."""
+    specs = [QueueSpec(unique_name(f"test.consumer_{n}"), ("test.#",)) for n in "ab"]
+    applied: Counter[str] = Counter()
+    consumers, threads, connections = [], [], []
+    for spec in specs:
+        topology = isolated_topology.with_queues(spec)
+        connection = Connection(broker_url)
+        consumer = EventConsumer(
+            connection=connection,
+            topology=topology,
+            spec=spec,
+            engine=inbox_engine,
+            handle=lambda env, conn, name=spec.name: applied.update([name]),
+        )
+        consumers.append(consumer)
+        connections.append(connection)
+        threads.append(threading.Thread(target=consumer.run, daemon=True))
+    try:
+        for thread in threads:
+            thread.start()
+        event = envelope("shared")
+        topology = isolated_topology.with_queues(*specs)
+        publish(broker_url, topology, event, "test.thing.shared")
+        publish(broker_url, topology, event, "test.thing.shared")  # delivered twice to each queue
+        deadline = time.monotonic() + 30
+        while sum(applied.values()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)  # room for a wrong third application to show
+    finally:
+        for consumer in consumers:
+            consumer.should_stop = True
+        for thread in threads:
+            thread.join(timeout=15)
+        for connection in connections:
+            connection.release()
+        delete_queues(broker_url, [name for spec in specs for name in (spec.name, f"{spec.name}.dead")])
+    assert applied == {specs[0].name: 1, specs[1].name: 1}

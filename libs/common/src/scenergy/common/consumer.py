@@ -37,11 +37,12 @@ class PermanentError(Exception):
 
 
 def inbox_table(metadata: sa.MetaData) -> sa.Table:
+    # Keyed by consumer too: two consumers of one database that both take an event must each apply it.
     return sa.Table(
         "processed_message",
         metadata,
+        sa.Column("consumer", sa.Text, primary_key=True),
         sa.Column("message_id", sa.Text, primary_key=True),
-        sa.Column("consumer", sa.Text, nullable=False),
         sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     )
 
@@ -113,15 +114,17 @@ class EventConsumer(_DeadLettering, ConsumerMixin):  # type: ignore[misc]
         self._topology.declare(self.connection)
         consumer = Consumer(
             queues=[self._topology.queue(self._spec)],
-            callbacks=[self.on_message],
+            # The raw body, parsed below: with `callbacks`, kombu decodes first and acks (drops) a
+            # body it can't decode, which must be dead-lettered like any other invalid envelope.
+            on_message=self.on_message,
             accept=["json"],
             prefetch_count=self._prefetch_count,
         )
         return [consumer]
 
-    def on_message(self, body: Any, message: Message) -> None:
+    def on_message(self, message: Message) -> None:
         try:
-            envelope = validate_envelope(body if isinstance(body, dict) else json.loads(body))
+            envelope = validate_envelope(json.loads(message.body))
         except (InvalidEnvelope, ValueError, TypeError) as exc:
             self._dead_letter(message, f"invalid envelope: {exc}")
             return
