@@ -7,7 +7,7 @@ import pytest
 from kombu import Connection, Queue, binding
 
 from scenergy.common.events import make_envelope
-from scenergy.common.messaging import Publisher, PublishFailed, QueueSpec, connect
+from scenergy.common.messaging import Publisher, PublishFailed, QueueSpec, broker_probe, connect
 from scenergy.common.testing.plugin import delete_queues, unique_name
 
 
@@ -129,3 +129,15 @@ def test_the_confirmed_count_is_the_acked_run_before_any_refusal(answers, confir
     for _ in range(5):
         batch.send(object(), "exchange", "key")
     assert batch.wait_for(1, 5, timeout_s=5) == confirmed
+
+
+def test_the_broker_probe_has_its_own_connection_and_fails_when_the_broker_is_away(broker_url):
+    check = broker_probe(broker_url)
+    check()  # the real broker answers
+    with connect(broker_url) as worker_connection:
+        worker_connection.ensure_connection(max_retries=1)
+        check()
+        assert worker_connection.connected  # the probe never touched the worker's connection
+    unreachable = broker_probe("amqp://guest:guest@127.0.0.1:1//")
+    with pytest.raises(Exception):  # noqa: B017 - any connection error: readiness reports it
+        unreachable()

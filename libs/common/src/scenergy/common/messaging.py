@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,6 +106,13 @@ def connect(broker_url: str, *, confirm: bool = True, heartbeat: int = 30) -> Co
         return connection
     options: dict[str, Any] = {"confirm_publish": True} if confirm else {}
     return Connection(broker_url, transport_options=options, heartbeat=heartbeat, connect_timeout=5)
+
+
+def broker_probe(broker_url: str) -> Callable[[], object]:
+    """A readiness check on a connection of its own. kombu connections are not thread-safe, and the
+    ops server checks from its own thread while a worker publishes on the worker's connection."""
+    probe = connect(broker_url, confirm=False)
+    return lambda: probe.ensure_connection(max_retries=1)
 
 
 class Publisher:

@@ -14,7 +14,7 @@ from credits.bootstrap import SERVICE_NAME, Container, bootstrap
 from credits.config import Settings
 from scenergy.common.db import ping
 from scenergy.common.logging import configure_logging
-from scenergy.common.messaging import Publisher, connect
+from scenergy.common.messaging import Publisher, broker_probe, connect
 from scenergy.common.ops_server import run_worker
 from scenergy.common.outbox import OutboxRelay, relay_tasks
 from scenergy.common.runner import PeriodicTask
@@ -51,7 +51,7 @@ def main() -> None:
     relay = OutboxRelay(container.engine, Publisher(connection, container.topology))
     readiness = {
         "database": lambda: ping(container.engine),
-        "broker": lambda: connection.ensure_connection(max_retries=1),
+        "broker": broker_probe(settings.broker_url),  # not the relay's connection: another thread
     }
     run_worker(
         f"{SERVICE_NAME}-worker",

@@ -21,7 +21,7 @@ from payments.config import Settings
 from payments.service_layer.webhooks import EVENTS_CHANNEL
 from scenergy.common.db import ping
 from scenergy.common.logging import configure_logging
-from scenergy.common.messaging import Publisher, connect
+from scenergy.common.messaging import Publisher, broker_probe, connect
 from scenergy.common.ops_server import run_worker
 from scenergy.common.outbox import NotifyWaiter, OutboxRelay, relay_tasks
 from scenergy.common.runner import PeriodicTask
@@ -90,7 +90,7 @@ def main() -> None:
     waiters = [NotifyWaiter(settings.database_url, EVENTS_CHANNEL) for _ in range(settings.event_workers)]
     readiness = {
         "database": lambda: ping(container.engine),
-        "broker": lambda: connection.ensure_connection(max_retries=1),
+        "broker": broker_probe(settings.broker_url),  # not the relay's connection: another thread
     }
     run_worker(
         f"{SERVICE_NAME}-worker",
