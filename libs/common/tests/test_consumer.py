@@ -6,6 +6,7 @@ import json
 import threading
 import time
 from collections import Counter
+from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
@@ -51,6 +52,22 @@ def drain_dead_letters(broker_url, topology, spec, expected, timeout_s=30):
     return dead
 
 
+@contextmanager
+def running(*consumers):
+    """Each consumer on a thread of its own, stopped and its connection released afterwards."""
+    threads = [threading.Thread(target=consumer.run, daemon=True) for consumer in consumers]
+    for thread in threads:
+        thread.start()
+    try:
+        yield
+    finally:
+        for consumer in consumers:
+            consumer.should_stop = True
+        for consumer, thread in zip(consumers, threads, strict=True):
+            thread.join(timeout=15)
+            consumer.connection.release()
+
+
 def test_poison_and_failing_messages_are_dead_lettered_with_a_reason(broker_url, isolated_topology, inbox_engine):
     spec = QueueSpec(unique_name("test.consumer"), ("test.#",))
     topology = isolated_topology.with_queues(spec)
@@ -67,9 +84,8 @@ def test_poison_and_failing_messages_are_dead_lettered_with_a_reason(broker_url,
         if kind == "poison":
             raise PermanentError("cannot ever apply this")
 
-    connection = Connection(broker_url)
     consumer = EventConsumer(
-        connection=connection,
+        connection=Connection(broker_url),
         topology=topology,
         spec=spec,
         engine=inbox_engine,
@@ -77,26 +93,26 @@ def test_poison_and_failing_messages_are_dead_lettered_with_a_reason(broker_url,
         max_attempts=4,
         on_outcome=lambda o: outcomes.update([o]),
     )
-    thread = threading.Thread(target=consumer.run, daemon=True)
     try:
-        thread.start()
-        good = envelope("good")
-        publish(broker_url, topology, good, "test.thing.good")
-        publish(broker_url, topology, good, "test.thing.good")  # a duplicate delivery of the same event
-        publish(broker_url, topology, envelope("flaky"), "test.thing.flaky")
-        publish(broker_url, topology, envelope("broken"), "test.thing.broken")
-        publish(broker_url, topology, envelope("poison"), "test.thing.poison")
-        publish(
-            broker_url, topology, json.dumps({"hello": "world"}), "test.thing.invalid", content_type="application/json"
-        )
-        # Bodies no JSON decoder reads: dead-lettered too, never dropped.
-        publish(broker_url, topology, "{not json", "test.thing.garbled", content_type="application/json")
-        publish(broker_url, topology, "hello", "test.thing.text", content_type="text/plain")
-        dead = drain_dead_letters(broker_url, topology, spec, expected=5)
+        with running(consumer):
+            good = envelope("good")
+            publish(broker_url, topology, good, "test.thing.good")
+            publish(broker_url, topology, good, "test.thing.good")  # a duplicate delivery of the same event
+            publish(broker_url, topology, envelope("flaky"), "test.thing.flaky")
+            publish(broker_url, topology, envelope("broken"), "test.thing.broken")
+            publish(broker_url, topology, envelope("poison"), "test.thing.poison")
+            publish(
+                broker_url,
+                topology,
+                json.dumps({"hello": "world"}),
+                "test.thing.invalid",
+                content_type="application/json",
+            )
+            # Bodies no JSON decoder reads: dead-lettered too, never dropped.
+            publish(broker_url, topology, "{not json", "test.thing.garbled", content_type="application/json")
+            publish(broker_url, topology, "hello", "test.thing.text", content_type="text/plain")
+            dead = drain_dead_letters(broker_url, topology, spec, expected=5)
     finally:
-        consumer.should_stop = True
-        thread.join(timeout=15)
-        connection.release()
         delete_queues(broker_url, [spec.name, f"{spec.name}.dead"])
 
     reasons = sorted(m.headers["x-dead-letter-reason"].split(":")[0] for m in dead)
@@ -166,37 +182,26 @@ def test_two_consumers_of_one_database_each_apply_an_event_once(broker_url, isol
     another, on another queue, to skip it; a redelivery to either is still skipped."""
     specs = [QueueSpec(unique_name(f"test.consumer_{n}"), ("test.#",)) for n in "ab"]
     applied: Counter[str] = Counter()
-    consumers, threads, connections = [], [], []
-    for spec in specs:
-        topology = isolated_topology.with_queues(spec)
-        connection = Connection(broker_url)
-        consumer = EventConsumer(
-            connection=connection,
-            topology=topology,
+    consumers = [
+        EventConsumer(
+            connection=Connection(broker_url),
+            topology=isolated_topology.with_queues(spec),
             spec=spec,
             engine=inbox_engine,
             handle=lambda env, conn, name=spec.name: applied.update([name]),
         )
-        consumers.append(consumer)
-        connections.append(connection)
-        threads.append(threading.Thread(target=consumer.run, daemon=True))
+        for spec in specs
+    ]
     try:
-        for thread in threads:
-            thread.start()
-        event = envelope("shared")
-        topology = isolated_topology.with_queues(*specs)
-        publish(broker_url, topology, event, "test.thing.shared")
-        publish(broker_url, topology, event, "test.thing.shared")  # delivered twice to each queue
-        deadline = time.monotonic() + 30
-        while sum(applied.values()) < 2 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        time.sleep(0.5)  # room for a wrong third application to show
+        with running(*consumers):
+            event = envelope("shared")
+            topology = isolated_topology.with_queues(*specs)
+            publish(broker_url, topology, event, "test.thing.shared")
+            publish(broker_url, topology, event, "test.thing.shared")  # delivered twice to each queue
+            deadline = time.monotonic() + 30
+            while sum(applied.values()) < 2 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(0.5)  # room for a wrong third application to show
     finally:
-        for consumer in consumers:
-            consumer.should_stop = True
-        for thread in threads:
-            thread.join(timeout=15)
-        for connection in connections:
-            connection.release()
         delete_queues(broker_url, [name for spec in specs for name in (spec.name, f"{spec.name}.dead")])
     assert applied == {specs[0].name: 1, specs[1].name: 1}
