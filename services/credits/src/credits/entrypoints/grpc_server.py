@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -113,20 +114,37 @@ def parse_metadata(raw: str) -> tuple[tuple[str, Any], ...]:
     if len(raw) > 4096:
         raise errors.InvalidArgument("metadata_json must be at most 4096 characters")
     try:
-        value = json.loads(raw, parse_constant=_no_constant)
         # As PostgreSQL's jsonb will store it: no NaN or Infinity (1e400 parses as one), no NUL.
-        stored = json.dumps(value, allow_nan=False)
+        value = json.loads(raw, parse_constant=_no_constant, parse_float=_finite)
+        has_nul = _has_nul(value)
     except (ValueError, RecursionError):
         raise errors.InvalidArgument("metadata_json is not valid JSON") from None
     if not isinstance(value, dict):
         raise errors.InvalidArgument("metadata_json must be a JSON object")
-    if "\\u0000" in stored:
+    if has_nul:
         raise errors.InvalidArgument("metadata_json must not contain NUL characters")
     return tuple(sorted(value.items()))
 
 
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if math.isinf(number):
+        raise ValueError(f"{text} is out of range")
+    return number
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 class CreditsServicer(pb_grpc.CreditsServiceServicer):
