@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import grpc
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -491,3 +493,19 @@ def test_purchase_metadata_jsonb_cannot_store_is_invalid_argument(
     assert code == grpc.StatusCode.INVALID_ARGUMENT
     assert message in details
     assert row_counts(container.engine) == before
+
+
+def test_purchase_metadata_keeps_a_literal_backslash_u0000(stub, call_metadata, open_client):
+    """Only a real NUL is refused: the six characters \\u0000 written out in a string are fine."""
+    result = stub.Purchase(
+        pb.PurchaseRequest(
+            client_id=open_client(),
+            amount=5,
+            payment_reference="pay_abcdef12",
+            idempotency_key=new_id("key"),
+            metadata_json='{"note": "a \\\\u0000 b"}',
+        ),
+        metadata=call_metadata(PAYMENTS),
+        timeout=5,
+    )
+    assert json.loads(result.transaction.metadata_json) == {"note": "a \\u0000 b"}
