@@ -9,21 +9,20 @@ from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
 from credits.domain.errors import InvalidArgument
+from scenergy.common.ids import is_id
 
 # One operation moves at most a billion credits; sums stay far inside 64 bits.
 MAX_AMOUNT = 1_000_000_000
 MAX_CREDIT_LIMIT = 1_000_000_000
 MIN_HOLD_TTL_S = 10
 MAX_HOLD_TTL_S = 86_400
-_ID_RE = re.compile(r"^[a-z]{2,5}_[A-Za-z0-9]{6,64}$")
 _KEY_RE = re.compile(r"^[\x21-\x7e]{1,200}$")  # printable ASCII, no spaces
 
 
 def check_id(value: str, field_name: str, prefix: str | None = None) -> None:
     if not value:
         raise InvalidArgument(f"{field_name} is required")
-    # fullmatch: `$` alone would also accept a trailing newline, a second id for the same client.
-    if not _ID_RE.fullmatch(value) or (prefix and not value.startswith(prefix + "_")):
+    if not is_id(value, prefix):  # the platform's one id rule (libs/common), whole value matched
         expected = f"a {prefix}_ id" if prefix else "an id like abc_01h..."
         raise InvalidArgument(f"{field_name} is malformed: expected {expected}")
 
